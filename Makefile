@@ -1,0 +1,88 @@
+# movie-recommender: every target runs inside the locked uv environment.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+MOVIEREC := $(RUN) movierec
+
+.DEFAULT_GOAL := help
+.PHONY: help setup up download-data process-data build-features train export pipeline serve \
+	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint format typecheck \
+	check benchmark-pipeline benchmark-serving clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+setup: ## Install uv (if missing) and the locked environment
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+up: setup ## The whole system: data, training if no production model, API, frontend, dashboard, MLflow UI
+	$(MOVIEREC) up
+
+download-data: setup ## Download (or copy from MOVIELENS_BASE_URL) and verify the dataset
+	$(MOVIEREC) download
+
+process-data: setup ## Clean, filter, convert to implicit and split
+	$(MOVIEREC) process
+
+build-features: setup ## Item features (genres, year, popularity)
+	$(MOVIEREC) features
+
+train: setup ## Train, evaluate and register every candidate; writes models/production/metrics.json
+	$(MOVIEREC) train
+
+export: setup ## Export the production model version to models/production/
+	$(MOVIEREC) export
+
+pipeline: setup ## All offline stages, from download to exported artifacts
+	$(MOVIEREC) pipeline
+
+serve: setup ## API on port 8000
+	$(MOVIEREC) serve
+
+frontend: setup ## Streamlit frontend on port 8502
+	$(MOVIEREC) frontend
+
+dashboard: setup ## Monitoring dashboard on port 8501
+	$(MOVIEREC) dashboard
+
+mlflow-ui: setup ## MLflow UI on port 5000 over the local SQLite store
+	$(RUN) mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts --host 127.0.0.1 --port 5000
+
+simulate: setup ## Replay held-out users against the running API
+	$(MOVIEREC) simulate
+
+kpis: setup ## KPI report from the request log
+	$(MOVIEREC) monitor kpis
+
+replay: setup ## Replay evaluation of logged recommendations
+	$(MOVIEREC) monitor replay
+
+test: setup ## Run the whole test suite
+	$(RUN) pytest
+
+test-fast: setup ## Tests without the end-to-end and browser tiers
+	$(RUN) pytest -m "not e2e and not browser"
+
+lint: setup ## ruff, black --check, hadolint and compose config when available
+	$(RUN) ruff check src tests benchmarks
+	$(RUN) black --check src tests benchmarks
+
+format: setup ## Apply ruff fixes and black
+	$(RUN) ruff check --fix src tests benchmarks
+	$(RUN) black src tests benchmarks
+
+typecheck: setup ## mypy on src/
+	$(RUN) mypy
+
+check: lint typecheck test ## lint + type-check + tests
+
+benchmark-pipeline: setup ## Time each offline stage on ml-100k; JSON in benchmarks/results/
+	$(RUN) python -m benchmarks.pipeline
+
+benchmark-serving: setup ## Load-test the API on ml-100k artifacts; JSON in benchmarks/results/
+	$(RUN) python -m benchmarks.serving
+
+clean: ## Remove generated data, models, logs and tracking stores
+	rm -rf data models mlartifacts mlruns mlflow.db benchmarks/results

@@ -1,0 +1,1 @@
+"""movie-recommender: MovieLens to served, monitored recommendations."""

@@ -1,0 +1,86 @@
+"""Shared fixtures: synthetic MovieLens data, a mirror of it, and settings rooted in tmp dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from movierec.config import Settings, load_settings
+from tests.synthetic import SyntheticMovieLens, generate, write_ml100k_zip
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def real_mirror() -> Path | None:
+    """The local MovieLens mirror (MOVIELENS_BASE_URL or ../shared/data/movielens), if present."""
+    candidates = [
+        os.environ.get("MOVIELENS_BASE_URL", ""),
+        str(REPO_ROOT.parent / "shared/data/movielens"),
+    ]
+    for candidate in candidates:
+        path = Path(candidate.removeprefix("file://")) if candidate else None
+        if path is not None and (path / "ml-100k.zip").is_file():
+            return path
+    return None
+
+
+requires_ml100k = pytest.mark.skipif(
+    real_mirror() is None,
+    reason="MovieLens mirror not found: set MOVIELENS_BASE_URL to a folder holding ml-100k.zip",
+)
+
+
+@pytest.fixture(scope="session")
+def synthetic_data() -> SyntheticMovieLens:
+    return generate()
+
+
+@pytest.fixture(scope="session")
+def synthetic_mirror(
+    tmp_path_factory: pytest.TempPathFactory, synthetic_data: SyntheticMovieLens
+) -> tuple[Path, dict[str, str]]:
+    """A folder holding a synthetic `ml-100k.zip`, and the checksums of its data files."""
+    directory = tmp_path_factory.mktemp("mirror")
+    checksums = write_ml100k_zip(synthetic_data, directory)
+    return directory, checksums
+
+
+def settings_in(
+    root: Path, mirror: Path, checksums: dict[str, str] | None = None, **sections: dict
+) -> Settings:
+    """Settings whose every path lives under `root`, reading ml-100k from `mirror`."""
+    data = {
+        "base_url": str(mirror),
+        "raw_dir": root / "data/raw",
+        "processed_dir": root / "data/processed",
+        "features_dir": root / "data/features",
+        "checksums": {"ml-100k": checksums} if checksums is not None else {},
+        **sections.pop("data", {}),
+    }
+    training = {
+        "bootstrap_samples": 50,
+        "export_dir": root / "models/production",
+        "mlflow": {
+            "tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
+            "artifact_location": root / "mlartifacts",
+        },
+        **sections.pop("training", {}),
+    }
+    serving = {
+        "model_dir": root / "models/production",
+        "log_db": root / "data/logs/requests.db",
+        **sections.pop("serving", {}),
+    }
+    monitoring = {"log_db": root / "data/logs/requests.db", **sections.pop("monitoring", {})}
+    return load_settings(
+        data=data, training=training, serving=serving, monitoring=monitoring, **sections
+    )
+
+
+@pytest.fixture
+def synthetic_settings(tmp_path: Path, synthetic_mirror: tuple[Path, dict[str, str]]) -> Settings:
+    """Settings rooted in a fresh tmp dir, reading the synthetic mirror with verified checksums."""
+    mirror, checksums = synthetic_mirror
+    return settings_in(tmp_path, mirror, checksums)
