@@ -118,7 +118,7 @@ class ArtifactBundle:
     item_weights: sp.csr_matrix | None = None
 
     def write(self, directory: Path, index_bytes: bytes) -> None:
-        """Write every file into `directory` (which must exist); `index_bytes` is the FAISS index."""
+        """Write every file into the existing `directory`; `index_bytes` is the FAISS index."""
         np.save(directory / USER_EMBEDDINGS, self.user_embeddings.astype(np.float32))
         np.save(directory / ITEM_EMBEDDINGS, self.item_embeddings.astype(np.float32))
         (directory / ITEM_INDEX).write_bytes(index_bytes)

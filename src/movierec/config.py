@@ -36,6 +36,7 @@ DatasetName = Literal[
     "ml-latest-small",
 ]
 ModelKind = Literal["popularity", "item_item", "als", "ease"]
+ALL_MODELS: tuple[ModelKind, ...] = ("popularity", "item_item", "als", "ease")
 SplitStrategy = Literal["global_time", "leave_last_n", "stratified_random"]
 
 SHORT_ENV_NAMES: dict[str, tuple[str, str]] = {
@@ -125,9 +126,7 @@ class MlflowSettings(Section):
 
 
 class TrainingSettings(Section):
-    models: list[ModelKind] = Field(
-        default_factory=lambda: ["popularity", "item_item", "als", "ease"], min_length=1
-    )
+    models: list[ModelKind] = Field(default_factory=lambda: list(ALL_MODELS), min_length=1)
     k_values: list[int] = Field(default_factory=lambda: [5, 10, 20], min_length=1)
     selection_metric: str = "ndcg@10"
     bootstrap_samples: int = Field(1000, ge=0)
