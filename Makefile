@@ -65,9 +65,13 @@ test: setup ## Run the whole test suite
 test-fast: setup ## Tests without the end-to-end and browser tiers
 	$(RUN) pytest -m "not e2e and not browser"
 
-lint: setup ## ruff, black --check, hadolint and compose config when available
+lint: setup ## ruff, black --check, hadolint, and compose config (no Docker engine needed)
 	$(RUN) ruff check src tests benchmarks
 	$(RUN) black --check src tests benchmarks
+	$(RUN) hadolint Dockerfile
+	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
+	elif command -v docker-compose >/dev/null 2>&1; then docker-compose -f docker-compose.yml config -q; \
+	else echo "compose check skipped: neither 'docker compose' nor 'docker-compose' is installed"; fi
 
 format: setup ## Apply ruff fixes and black
 	$(RUN) ruff check --fix src tests benchmarks
