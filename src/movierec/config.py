@@ -123,6 +123,7 @@ class MlflowSettings(Section):
     experiment_name: str = "movie-recommender"
     registered_model_name: str = "movie-recommender"
     production_alias: str = "production"
+    ui_port: int = Field(5000, ge=1, le=65535)
 
 
 class TrainingSettings(Section):
