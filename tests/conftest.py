@@ -50,13 +50,15 @@ def synthetic_mirror(
 def settings_in(
     root: Path, mirror: Path, checksums: dict[str, str] | None = None, **sections: dict
 ) -> Settings:
-    """Settings whose every path lives under `root`, reading ml-100k from `mirror`."""
+    """Settings whose every path lives under `root`, reading ml-100k from `mirror`.
+
+    `checksums` are those of the mirror's ml-100k files; None turns verification off.
+    """
     data = {
         "base_url": str(mirror),
         "raw_dir": root / "data/raw",
         "processed_dir": root / "data/processed",
         "features_dir": root / "data/features",
-        "checksums": {"ml-100k": checksums} if checksums is not None else {},
         **sections.pop("data", {}),
     }
     training = {
@@ -74,9 +76,13 @@ def settings_in(
         **sections.pop("serving", {}),
     }
     monitoring = {"log_db": root / "data/logs/requests.db", **sections.pop("monitoring", {})}
-    return load_settings(
+    settings = load_settings(
         data=data, training=training, serving=serving, monitoring=monitoring, **sections
     )
+    # Assigned after loading: keyword overrides are deep-merged into configs/data.yaml, which
+    # would otherwise keep the real ml-100k checksums.
+    settings.data.checksums = {"ml-100k": checksums} if checksums is not None else {}
+    return settings
 
 
 @pytest.fixture

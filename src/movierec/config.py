@@ -98,6 +98,8 @@ class AlsSettings(Section):
     iterations: int = Field(15, ge=1)
     alpha: float = Field(1.0, gt=0)
     weighting: Literal["bm25", "confidence", "none"] = "bm25"
+    bm25_k1: float = Field(1.2, gt=0)
+    bm25_b: float = Field(0.5, ge=0, le=1)
     search: AlsSearch = Field(default_factory=AlsSearch)
 
 

@@ -1,0 +1,1 @@
+"""Feature engineering: item features built from the processed data."""

@@ -1,0 +1,102 @@
+"""Item features: catalogue data, rating statistics, a popularity score and genre one-hot.
+
+`features_dir/item_features.csv` has one row per processed item (ascending movie_id):
+movie_id, title, year, genres ("A|B"), n_ratings, mean_rating, popularity, then one 0/1
+`genre_<name>` column per genre (names as in the dataset, sorted).
+
+Statistics come from the TRAIN part only, so nothing about validation or test leaks into
+features. `mean_rating` of an item without training ratings is the global train mean.
+
+popularity = log1p(n) * bayes / max over items of the same, in [0, 1], where
+bayes = (m * C + sum of ratings) / (m + n) is the Bayesian average rating that shrinks an
+item's mean towards the global mean C with a prior weight m = the median n_ratings of rated
+items. Both many ratings and good ratings raise it; a handful of 5-star ratings does not
+outrank a widely loved film.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from movierec.config import DataSettings
+from movierec.data import staging_path
+from movierec.data.preprocess import load_processed
+
+FEATURES_FILE = "item_features.csv"
+BASE_COLUMNS = [
+    "movie_id",
+    "title",
+    "year",
+    "genres",
+    "n_ratings",
+    "mean_rating",
+    "popularity",
+]
+
+
+def _genre_lists(genres: pd.Series) -> list[list[str]]:
+    """Accept genres as lists or as "A|B" strings."""
+    return [
+        value if isinstance(value, list) else [g for g in str(value).split("|") if g]
+        for value in genres
+    ]
+
+
+def popularity_score(n_ratings: np.ndarray, rating_sum: np.ndarray) -> np.ndarray:
+    """Bayesian-average-weighted log count, scaled to [0, 1] (see the module docstring)."""
+    rated = n_ratings > 0
+    if not rated.any():
+        return np.zeros(len(n_ratings), dtype=np.float64)
+    global_mean = rating_sum.sum() / n_ratings.sum()
+    prior = float(np.median(n_ratings[rated]))
+    bayes = (prior * global_mean + rating_sum) / (prior + n_ratings)
+    raw = np.log1p(n_ratings) * bayes
+    top = raw.max()
+    return raw / top if top > 0 else np.zeros_like(raw)
+
+
+def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """Features of every item in `items` (movie_id, title, year, genres) from `train` ratings."""
+    catalogue = items.sort_values("movie_id").reset_index(drop=True)
+    genres = _genre_lists(catalogue["genres"])
+    stats = train.groupby("movie_id")["rating"].agg(["size", "sum"])
+    stats = stats.reindex(catalogue["movie_id"], fill_value=0)
+    n_ratings = stats["size"].to_numpy(dtype=np.int64)
+    rating_sum = stats["sum"].to_numpy(dtype=np.float64)
+    global_mean = float(train["rating"].mean()) if len(train) else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_rating = np.where(n_ratings > 0, rating_sum / n_ratings, global_mean)
+    features = pd.DataFrame(
+        {
+            "movie_id": catalogue["movie_id"].to_numpy(dtype=np.int64),
+            "title": catalogue["title"].to_numpy(),
+            "year": catalogue["year"].astype("Int64").to_numpy(),
+            "genres": ["|".join(names) for names in genres],
+            "n_ratings": n_ratings,
+            "mean_rating": mean_rating,
+            "popularity": popularity_score(n_ratings, rating_sum),
+        }
+    )
+    exploded = pd.Series(genres, index=features.index).explode().dropna()
+    one_hot = pd.crosstab(exploded.index, exploded).reindex(features.index, fill_value=0)
+    one_hot = one_hot.reindex(sorted(one_hot.columns), axis=1).clip(upper=1).astype(np.int8)
+    one_hot.columns = [f"genre_{name}" for name in one_hot.columns]
+    return pd.concat([features, one_hot], axis=1)
+
+
+def run_build_features(settings: DataSettings) -> Path:
+    """Write `features_dir/item_features.csv` (atomically) from the processed data."""
+    processed = load_processed(settings.processed_dir)
+    features = build_item_features(processed.items, processed.train)
+    settings.features_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.features_dir / FEATURES_FILE
+    staged = staging_path(target)
+    try:
+        features.to_csv(staged, index=False)
+        staged.replace(target)
+    finally:
+        staged.unlink(missing_ok=True)
+    return target

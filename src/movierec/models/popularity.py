@@ -1,0 +1,90 @@
+"""Most-popular baseline: every user gets the same ranking, by interactions per item.
+
+It is the floor every personalised model must beat, and the cold-start fallback.
+
+Usage:
+    >>> import numpy as np, scipy.sparse as sp
+    >>> user_items = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 0]], dtype=np.float32))
+    >>> PopularityRecommender().fit(user_items).recommend(np.array([1]), user_items[[1]], k=2)[0]
+    array([[0, 2]])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from movierec.models.base import (
+    ModelError,
+    NotFittedError,
+    Recommender,
+    as_user_items,
+    exclude_self,
+    item_indices,
+    select_top_k,
+)
+
+PopularityWeighting = Literal["count", "confidence"]
+
+
+class PopularityRecommender(Recommender):
+    """Scores an item by its number of interactions, or by their summed confidence.
+
+    Args:
+        weighting: "count" counts the stored entries per item; "confidence" sums their values.
+    """
+
+    kind = "popularity"
+    scorer = "popularity"
+
+    def __init__(self, weighting: PopularityWeighting = "count") -> None:
+        if weighting not in ("count", "confidence"):
+            raise ModelError(f"weighting must be 'count' or 'confidence', got {weighting!r}")
+        self.weighting: PopularityWeighting = weighting
+        self.item_scores: np.ndarray | None = None
+
+    def fit(self, user_items: sp.csr_matrix) -> Self:
+        matrix = as_user_items(user_items)
+        if self.weighting == "count":
+            counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
+        else:
+            counts = np.asarray(matrix.sum(axis=0)).ravel()
+        self.item_scores = counts.astype(np.float32)
+        self._n_items = matrix.shape[1]
+        return self
+
+    def _popularity(self) -> np.ndarray:
+        if self.item_scores is None:
+            raise NotFittedError(self.kind)
+        return self.item_scores
+
+    def _score(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        return np.tile(self._popularity(), (len(userids), 1))
+
+    def similar_items(self, itemids: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Popularity knows no similarity: the most popular other items, for every query."""
+        itemids = item_indices(itemids, self.n_items)
+        scores = np.tile(self._popularity(), (len(itemids), 1))
+        return select_top_k(exclude_self(scores, itemids), k)
+
+    def item_vectors(self) -> np.ndarray:
+        raise ModelError(
+            "the popularity model has no item embeddings; export a collaborative model "
+            "(als, item_item or ease) for the similarity index"
+        )
+
+    def user_vectors(self, user_items: sp.csr_matrix) -> np.ndarray:
+        raise ModelError(
+            "the popularity model has no user embeddings; it ranks every user the same way"
+        )
+
+    def get_params(self) -> dict[str, Any]:
+        return {"weighting": self.weighting}
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"item_scores": self._popularity()}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        self.item_scores = state["item_scores"].astype(np.float32)

@@ -1,0 +1,110 @@
+"""Item features: schema, hand-checked statistics from train only, ranges, the written file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from movierec.config import DataSettings
+from movierec.data.preprocess import ProcessedDataError, load_processed, run_preprocess
+from movierec.features.build import build_item_features, run_build_features
+from tests.data.conftest import data_settings_for
+
+
+def _items() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "movie_id": [3, 1, 2],
+            "title": ["Third", "First", "Second"],
+            "year": pd.array([2001, 1999, pd.NA], dtype="Int64"),
+            "genres": [["Drama"], ["Action", "Sci-Fi"], []],
+        }
+    )
+
+
+def _train() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"movie_id": [1, 1, 1, 3], "user_id": [1, 2, 3, 1], "rating": [5.0, 4.0, 3.0, 2.0]}
+    )
+
+
+def test_statistics_are_hand_checked() -> None:
+    features = build_item_features(_items(), _train())
+
+    assert features["movie_id"].tolist() == [1, 2, 3]
+    assert features["n_ratings"].tolist() == [3, 0, 1]
+    # Movie 2 has no training rating: the global train mean, (5 + 4 + 3 + 2) / 4.
+    assert features["mean_rating"].tolist() == [4.0, 3.5, 2.0]
+    # prior m = median(3, 1) = 2, C = 3.5; bayes(1) = (7 + 12) / 5, bayes(3) = (7 + 2) / 3.
+    raw = np.array([np.log1p(3) * 19 / 5, 0.0, np.log1p(1) * 9 / 3])
+    np.testing.assert_allclose(features["popularity"], raw / raw.max())
+    assert features["genres"].tolist() == ["Action|Sci-Fi", "", "Drama"]
+
+
+def test_schema_one_hot_and_ranges() -> None:
+    features = build_item_features(_items(), _train())
+
+    assert list(features.columns) == [
+        "movie_id",
+        "title",
+        "year",
+        "genres",
+        "n_ratings",
+        "mean_rating",
+        "popularity",
+        "genre_Action",
+        "genre_Drama",
+        "genre_Sci-Fi",
+    ]
+    assert features[["genre_Action", "genre_Drama", "genre_Sci-Fi"]].values.tolist() == [
+        [1, 0, 1],
+        [0, 0, 0],
+        [0, 1, 0],
+    ]
+    assert features["popularity"].between(0, 1).all()
+    assert not features[["n_ratings", "mean_rating", "popularity"]].isna().any().any()
+
+
+def test_only_train_counts(data_settings: DataSettings) -> None:
+    """Ratings of the val/test parts must not reach the features (no leakage)."""
+    run_preprocess(data_settings)
+    data = load_processed(data_settings.processed_dir)
+
+    features = build_item_features(data.items, data.train).set_index("movie_id")
+
+    expected = data.train.groupby("movie_id").size()
+    assert (features["n_ratings"] == expected.reindex(features.index, fill_value=0)).all()
+    assert features["n_ratings"].sum() == len(data.train) < len(data.interactions)
+    assert features["popularity"].max() == pytest.approx(1.0)
+
+
+def test_run_build_features_writes_the_csv(data_settings: DataSettings) -> None:
+    run_preprocess(data_settings)
+
+    path = run_build_features(data_settings)
+
+    assert path == data_settings.features_dir / "item_features.csv"
+    written = pd.read_csv(path)
+    assert written.columns[:7].tolist() == [
+        "movie_id",
+        "title",
+        "year",
+        "genres",
+        "n_ratings",
+        "mean_rating",
+        "popularity",
+    ]
+    assert any(c.startswith("genre_") for c in written.columns)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["item_features.csv"]
+
+
+def test_missing_processed_data_is_a_clear_error(tmp_path: Path) -> None:
+    settings = data_settings_for(tmp_path, tmp_path, None)
+
+    with pytest.raises(ProcessedDataError, match="movierec process"):
+        run_build_features(settings)
+
+    assert not settings.features_dir.exists()
