@@ -1,0 +1,260 @@
+"""Monitoring dashboard (Streamlit, port 8501): is the recommender healthy, and is it any good?
+
+Run with `movierec dashboard` (or `make dashboard`). It reads the request log named by the
+settings (`monitoring.log_db`, env `MOVIEREC_MONITORING__LOG_DB`), the production bundle for
+the catalogue size and offline metrics, and the held-out split for the replay evaluation.
+Streamlit executes this file as `__main__` (both `streamlit run` and `AppTest.from_file`), so
+the page is built by `main()` under the usual guard and importing the module does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from movierec.config import Settings, load_settings
+from movierec.monitoring import charts
+from movierec.monitoring.bundle_info import catalogue_size
+from movierec.monitoring.kpis import RECOMMEND, KpiReport, auto_bucket, compute_kpis
+from movierec.monitoring.log_reader import time_span
+from movierec.monitoring.replay_eval import ReplayError, ReplayReport, replay_evaluate
+
+WINDOWS: dict[str, timedelta | None] = {
+    "Last 15 minutes": timedelta(minutes=15),
+    "Last hour": timedelta(hours=1),
+    "Last 24 hours": timedelta(hours=24),
+    "Last 7 days": timedelta(days=7),
+    "All time": None,
+}
+AUTO_REFRESH_S = 10
+REPLAY_NOTES = """
+**{evaluated}** of {logged} logged /recommend answers come from **{users}** held-out users.
+
+- **precision@{k}**: share of the first {k} recommended movies the user watched later;
+- **hit rate@{k}**: share of answers with at least one such movie;
+- **CTR**: clicks / impressions over all answers, a click being a shown movie the user
+  watched in the test period.
+
+Black ticks mark the offline values of the production version (**{version}**) from its
+training evaluation, when the bundle records them.
+"""
+MS_COLUMNS = {
+    name: st.column_config.NumberColumn(format="%.2f")
+    for name in ("p50 (ms)", "p95 (ms)", "p99 (ms)", "max (ms)")
+}
+NO_TRAFFIC = """
+**No requests logged {where}.** The dashboard fills up as the API serves requests:
+
+1. start the API: `movierec serve` (or `make serve`);
+2. send it realistic traffic: `movierec simulate` (or `make simulate`), which replays
+   held-out users, unknown ids, `/similar` and `/popular` calls for 30 seconds.
+
+Request log: `{log_db}`
+"""
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def kpi_cards(report: KpiReport) -> None:
+    """The row of headline numbers."""
+    latency = {row.endpoint: row for row in report.latency}.get(RECOMMEND)
+    p50 = latency.p50_ms if latency is not None else None
+    p99 = latency.p99_ms if latency is not None else None
+    cards = (
+        ("Requests", f"{report.requests_total:,}", None),
+        ("Unique users", f"{report.unique_users:,}", None),
+        ("p50 latency", _fmt(p50, "{:.1f} ms"), "median server-side time of /recommend"),
+        ("p99 latency", _fmt(p99, "{:.1f} ms"), "99th percentile of /recommend"),
+        (
+            "Fallback rate",
+            _fmt(report.fallback_rate, "{:.1%}"),
+            f"{report.fallback_requests} of {report.recommend_requests} /recommend requests",
+        ),
+        (
+            "Coverage",
+            _fmt(report.coverage, "{:.1%}"),
+            f"{report.distinct_recommended} of {report.n_items or 'n/a'} movies recommended",
+        ),
+    )
+    for column, (label, value, help_text) in zip(st.columns(len(cards)), cards, strict=True):
+        column.metric(label, value, help=help_text, border=True)
+
+
+def alerts_panel(report: KpiReport) -> None:
+    """One red box per breached threshold, or a green line when all are met."""
+    for alert in report.alerts:
+        st.error(f"**{alert.name}** ({alert.scope}): {alert.message}", icon=":material/error:")
+    if not report.alerts:
+        st.success("All KPIs within their thresholds.", icon=":material/check_circle:")
+
+
+def latency_table(report: KpiReport) -> pd.DataFrame:
+    frame = pd.DataFrame([row.model_dump() for row in report.latency])
+    columns = {"endpoint": "endpoint", "requests": "requests"}
+    columns |= {f"{name}_ms": f"{name} (ms)" for name in ("p50", "p95", "p99", "max")}
+    return frame[list(columns)].rename(columns=columns).set_index("endpoint")
+
+
+def replay_table(report: ReplayReport) -> pd.DataFrame:
+    k = report.k
+    frame = pd.DataFrame([row.model_dump() for row in report.versions])
+    columns = {
+        "model_version": "model version",
+        "requests": "requests",
+        "users": "users",
+        "precision_at_k": f"precision@{k}",
+        "offline_precision_at_k": f"offline precision@{k}",
+        "hit_rate_at_k": f"hit rate@{k}",
+        "offline_hit_rate_at_k": f"offline hit rate@{k}",
+        "ctr": "CTR",
+        "clicks": "clicks",
+        "impressions": "impressions",
+    }
+    return frame[list(columns)].rename(columns=columns).set_index("model version")
+
+
+def replay_panel(settings: Settings, since: datetime | None) -> None:
+    """Replay evaluation of the logged answers against the held-out split."""
+    k = settings.monitoring.replay_k
+    st.subheader(f"Replay evaluation · precision, hit rate and CTR at {k}", anchor=False)
+    st.caption(
+        "Logged /recommend answers of held-out users, scored against what those users watched "
+        "in the test period; offline values are the production model's evaluation."
+    )
+    try:
+        report = replay_evaluate(
+            settings.monitoring.log_db,
+            settings.data.processed_dir / "test.csv",
+            k,
+            settings.serving.model_dir,
+            since=since,
+        )
+    except ReplayError as exc:
+        st.info(f"Replay evaluation unavailable: {exc}")
+        return
+    if not report.versions:
+        st.info(
+            "No logged /recommend answer belongs to a held-out user yet: `movierec simulate` "
+            "replays held-out users."
+        )
+        return
+    table = replay_table(report)
+    st.dataframe(
+        table,
+        column_config={
+            "impressions": st.column_config.NumberColumn(help="recommended items shown"),
+            "clicks": st.column_config.NumberColumn(help="shown items watched in the test split"),
+            **{
+                name: st.column_config.NumberColumn(format="%.4f")
+                for name in table.columns
+                if "@" in name or name == "CTR"
+            },
+        },
+    )
+    left, right = st.columns(2, gap="large")
+    left.altair_chart(charts.replay_chart(report))
+    right.markdown(
+        REPLAY_NOTES.format(
+            k=k,
+            evaluated=report.requests_evaluated,
+            logged=report.recommend_requests,
+            users=report.users_evaluated,
+            version=report.production_version or "n/a",
+        )
+    )
+
+
+def report_body(settings: Settings, window: str) -> None:
+    """Everything below the title, for the chosen window."""
+    log_db = settings.monitoring.log_db
+    span = time_span(log_db)
+    length = WINDOWS[window]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    since = now - length if length is not None else None
+    if span is None or (since is not None and span[1] < since):
+        where = "yet" if span is None else f"in the {window.lower()}"
+        st.info(NO_TRAFFIC.format(where=where, log_db=log_db), icon=":material/info:")
+        return
+    bucket = auto_bucket(pd.Timedelta(length or max(span[1] - span[0], timedelta(seconds=1))))
+    report = compute_kpis(
+        log_db,
+        since,
+        None,
+        catalogue_size(settings.serving.model_dir),
+        settings.monitoring.thresholds,
+        bucket,
+    )
+    versions = ", ".join(report.model_versions)
+    st.caption(
+        f"{window}: {report.first_request:%Y-%m-%d %H:%M:%S} → "
+        f"{report.last_request:%Y-%m-%d %H:%M:%S} UTC · model versions served: {versions} · "
+        f"refreshed {now:%H:%M:%S} UTC"
+    )
+    alerts_panel(report)
+    kpi_cards(report)
+
+    left, right = st.columns(2, gap="large")
+    left.subheader("Traffic", anchor=False)
+    left.altair_chart(charts.traffic_chart(report))
+    right.subheader("Latency over time", anchor=False)
+    right.altair_chart(charts.latency_chart(report))
+
+    left, right = st.columns(2, gap="large")
+    left.subheader("Latency distribution", anchor=False)
+    left.altair_chart(charts.histogram_chart(report))
+    right.subheader("Latency per endpoint", anchor=False)
+    right.dataframe(latency_table(report), column_config=MS_COLUMNS)
+    right.subheader("Model versions served", anchor=False)
+    right.altair_chart(charts.versions_chart(report))
+
+    left, right = st.columns(2, gap="large")
+    left.subheader("Fallbacks", anchor=False)
+    if report.recommend_requests:
+        left.caption("How /recommend requests were answered: personalised or a fallback path.")
+        left.altair_chart(charts.fallback_chart(report))
+    else:
+        left.info("No /recommend requests in this window.")
+    right.subheader("Catalogue coverage and concentration", anchor=False)
+    if report.lorenz:
+        cov, gini_col, distinct = right.columns(3)
+        cov.metric("Coverage", _fmt(report.coverage, "{:.1%}"))
+        gini_col.metric("Gini", _fmt(report.gini, "{:.3f}"), help="0 = even, 1 = one item")
+        distinct.metric("Movies recommended", f"{report.distinct_recommended:,}")
+        right.altair_chart(charts.lorenz_chart(report))
+    else:
+        right.info("Coverage needs /recommend traffic and a production bundle (catalogue size).")
+
+    replay_panel(settings, since)
+
+
+def main() -> None:
+    """Build the page: sidebar controls, then the report (optionally refreshed every 10 s)."""
+    st.set_page_config(
+        page_title="movierec · monitoring", page_icon=":material/monitoring:", layout="wide"
+    )
+    settings = load_settings()
+    st.title("movierec · service health", anchor=False)
+    with st.sidebar:
+        st.header("Controls")
+        window = st.radio("Time window", list(WINDOWS), index=len(WINDOWS) - 1)
+        st.button("↻ Refresh now", width="stretch")
+        auto = st.toggle(f"Auto-refresh every {AUTO_REFRESH_S} s", value=False)
+        st.divider()
+        thresholds = settings.monitoring.thresholds
+        st.caption(
+            "**Alert thresholds** (configs/monitoring.yaml)  \n"
+            f"p50 ≤ {thresholds.p50_latency_ms:g} ms · p99 ≤ {thresholds.p99_latency_ms:g} ms  \n"
+            f"fallback rate ≤ {thresholds.fallback_rate:.0%}  \n"
+            f"coverage ≥ {thresholds.min_coverage:.0%} · Gini ≤ {thresholds.max_gini:g}"
+        )
+        st.caption(f"Request log: `{settings.monitoring.log_db}`")
+    body = st.fragment(report_body, run_every=AUTO_REFRESH_S if auto else None)
+    body(settings, str(window))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Training: evaluation, model selection, MLflow tracking and registry, production export."""

@@ -1,0 +1,169 @@
+"""The whole offline pipeline on synthetic MovieLens: registry, alias, gate and atomic export.
+
+Real parts throughout: the SQLite MLflow store, artifact files, the registry and the export
+directory, all under tmp_path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from movierec.artifacts import (
+    ITEM_EMBEDDINGS,
+    METRICS,
+    MODEL_METADATA,
+    ModelMetadata,
+    read_json,
+    required_files,
+)
+from movierec.config import Settings
+from movierec.training import mlflow_utils as tracking
+from movierec.training.export import ExportError, export_production
+from movierec.training.pipeline import STAGES, run_pipeline
+from movierec.training.train import train
+from tests.conftest import settings_in
+
+pytestmark = pytest.mark.e2e
+
+SMALL_TRAINING = {
+    "models": ["popularity", "als", "ease"],
+    "embedding_dim": 8,
+    "als": {
+        "factors": 8,
+        "iterations": 5,
+        "alpha": 0.5,
+        "weighting": "confidence",
+        "search": {"factors": [8], "regularization": [0.1]},
+    },
+    "ease": {"search": {"l2": [10.0, 100.0]}},
+}
+
+
+def small_settings(root: Path, mirror: tuple[Path, dict[str, str]], **training: object) -> Settings:
+    return settings_in(root, mirror[0], mirror[1], training={**SMALL_TRAINING, **training})
+
+
+def production(settings: Settings) -> str | None:
+    names = settings.training.mlflow
+    client = tracking.tracking_client(names)
+    version = tracking.aliased_version(client, names.registered_model_name, names.production_alias)
+    return None if version is None else str(version.version)
+
+
+def test_pipeline_registers_gates_and_exports_every_artifact(
+    tmp_path: Path, synthetic_mirror: tuple[Path, dict[str, str]]
+) -> None:
+    settings = small_settings(tmp_path, synthetic_mirror)
+    report = run_pipeline(settings)
+
+    assert set(report.stage_seconds) == set(STAGES)
+    assert report.training is not None
+    assert report.training.gate.promote, report.training.gate.reason
+    assert production(settings) == report.training.model_version == "1"
+
+    exported = settings.training.export_dir
+    assert report.export_dir == exported and exported.is_symlink()
+    metadata = ModelMetadata.model_validate(read_json(exported / MODEL_METADATA))
+    for name in (*required_files(metadata.scorer), METRICS):
+        assert (exported / name).is_file(), name
+    assert metadata.version == "1"
+    assert metadata.model_kind == report.training.winner != "popularity"
+    assert metadata.dataset == "ml-100k" and metadata.split_strategy == "global_time"
+    assert metadata.trained_at and metadata.run_id == report.training.run_id
+    assert metadata.hyperparameters == report.training.candidates[metadata.model_kind].params
+    assert metadata.metrics["test"]["ndcg@10"] > 0
+    assert len(metadata.data_fingerprint) == 64
+
+    evaluation = read_json(exported / METRICS)
+    assert set(evaluation["candidates"]) == {"popularity", "als", "ease"}
+    for result in evaluation["candidates"].values():
+        for part in ("validation", "test"):
+            assert result[part]["users_evaluated"] > 0
+            for k in (5, 10, 20):
+                value = result[part]["metrics"][f"ndcg@{k}"]
+                assert value["ci_low"] <= value["mean"] <= value["ci_high"]
+    winner = evaluation["candidates"][evaluation["winner"]]
+    popularity = evaluation["candidates"]["popularity"]
+    assert (
+        winner["validation"]["metrics"]["ndcg@10"]["mean"]
+        > popularity["validation"]["metrics"]["ndcg@10"]["mean"]
+    )
+
+    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    run = client.get_run(report.training.run_id)
+    assert run.data.tags[tracking.TAG_FINGERPRINT] == metadata.data_fingerprint
+    assert run.data.tags["git_commit"]
+    assert run.data.tags[tracking.TAG_GATE] == "promoted"
+    assert "ease.val.ndcg_at_10" in run.data.metrics
+    nested = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
+    assert len(nested) == 1 + 1 + 2  # popularity, one ALS point, two EASE points
+
+
+def test_gate_refuses_models_worse_than_production_or_popularity(
+    tmp_path: Path, synthetic_mirror: tuple[Path, dict[str, str]]
+) -> None:
+    settings = small_settings(tmp_path, synthetic_mirror)
+    run_pipeline(settings)
+    first = read_json(settings.training.export_dir / MODEL_METADATA)
+
+    # item-item with 3 neighbours beats popularity but is far below the EASE in production.
+    weaker = small_settings(
+        tmp_path, synthetic_mirror, models=["popularity", "item_item"], item_item={"neighbours": 3}
+    )
+    report = train(weaker)
+    assert not report.gate.promote
+    assert "worse than production version 1" in report.gate.reason
+    # with 1 neighbour it does not even beat popularity
+    worst = small_settings(
+        tmp_path, synthetic_mirror, models=["popularity", "item_item"], item_item={"neighbours": 1}
+    )
+    refused = train(worst)
+    assert "does not beat popularity" in refused.gate.reason
+
+    assert production(settings) == "1"
+    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    version = client.get_model_version(settings.training.mlflow.registered_model_name, "2")
+    assert version.tags[tracking.TAG_GATE] == "refused"
+    assert version.tags[tracking.TAG_GATE_REASON] == report.gate.reason
+    assert client.get_run(report.run_id).data.tags[tracking.TAG_GATE_REASON] == report.gate.reason
+    assert read_json(settings.training.export_dir / MODEL_METADATA) == first
+
+
+def test_export_keeps_old_production_when_the_new_bundle_is_corrupt(
+    tmp_path: Path, synthetic_mirror: tuple[Path, dict[str, str]]
+) -> None:
+    settings = small_settings(tmp_path, synthetic_mirror)
+    run_pipeline(settings)
+    exported = settings.training.export_dir
+    before = {p.name: p.read_bytes() for p in exported.iterdir()}
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name, content in before.items():
+        (corrupt / name).write_bytes(content)
+    embeddings = np.load(corrupt / ITEM_EMBEDDINGS)
+    embeddings[0, 0] = np.nan
+    np.save(corrupt / ITEM_EMBEDDINGS, embeddings)
+    names = settings.training.mlflow
+    client = tracking.tracking_client(names)
+    with mlflow.start_run(experiment_id=tracking.ensure_experiment(client, names)) as run:
+        mlflow.log_artifacts(str(corrupt), artifact_path=tracking.BUNDLE_ARTIFACT_PATH)
+    version = tracking.register_bundle(client, names.registered_model_name, run.info.run_id, {})
+    tracking.set_alias(client, names.registered_model_name, names.production_alias, version.version)
+
+    with pytest.raises(ExportError, match="NaN"):
+        export_production(settings)
+    assert {p.name: p.read_bytes() for p in exported.iterdir()} == before
+    releases = exported.parent / "releases"
+    assert not [p for p in releases.iterdir() if p.name.startswith(".staging")]
+
+    tracking.set_alias(client, names.registered_model_name, names.production_alias, "1")
+    assert export_production(settings) == exported
+    assert read_json(exported / MODEL_METADATA)["version"] == "1"

@@ -1,0 +1,90 @@
+"""The dashboard script under Streamlit's AppTest, on a populated, an empty and a missing log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from movierec.monitoring.launch import DASHBOARD_PATH
+from tests.monitoring.log_rows import write_log
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def dashboard_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings pointing at tmp paths: a 12-item bundle (version v2) and a held-out split."""
+    model_dir = tmp_path / "production"
+    model_dir.mkdir()
+    (model_dir / "item_mapping.json").write_text(json.dumps({str(m): m - 1 for m in range(1, 13)}))
+    metadata = {"version": "v2", "model_name": "als", "metrics": {"precision@10": 0.2}}
+    (model_dir / "model_metadata.json").write_text(json.dumps(metadata))
+    processed = tmp_path / "processed"
+    processed.mkdir()
+    pd.DataFrame(
+        {"user_id": [1, 2, 3], "movie_id": [2, 5, 8], "rating": 4, "timestamp": 0, "confidence": 1}
+    ).to_csv(processed / "test.csv", index=False)
+    monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(REPO_ROOT / "configs"))
+    monkeypatch.setenv("MOVIEREC_SERVING__MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("MOVIEREC_DATA__PROCESSED_DIR", str(processed))
+    log_db = tmp_path / "logs" / "requests.db"
+    monkeypatch.setenv("MOVIEREC_MONITORING__LOG_DB", str(log_db))
+    return log_db
+
+
+def run_dashboard() -> AppTest:
+    app = AppTest.from_file(str(DASHBOARD_PATH), default_timeout=60)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def test_populated_log_shows_cards_charts_alerts_and_replay(
+    dashboard_env: Path, known_log_rows: list
+) -> None:
+    write_log(dashboard_env, known_log_rows)
+    app = run_dashboard()
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Requests"] == "7"
+    assert metrics["Unique users"] == "4"
+    assert metrics["p50 latency"] == "3.0 ms"
+    assert metrics["p99 latency"] == "9.8 ms"
+    assert metrics["Fallback rate"] == "40.0%"
+    assert metrics["Coverage"] == "75.0%"
+    assert metrics["Gini"] == "0.472"
+    # Only the fallback rate (0.4) breaches the default thresholds (0.2).
+    assert len(app.error) == 1 and "fallback_rate" in app.error[0].value
+    assert not app.info
+    subheaders = [header.value for header in app.subheader]
+    assert "Traffic" in subheaders and "Latency over time" in subheaders
+    assert any(header.startswith("Replay evaluation") for header in subheaders)
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == 7
+    assert '"title": "requests per 5s"' in charts[0].proto.spec  # 2-minute span, auto bucket
+    replay = app.dataframe[-1].value
+    assert list(replay.index) == ["v1", "v2"]
+    assert replay.loc["v2", "offline precision@10"] == pytest.approx(0.2)
+
+
+def test_window_selector_narrows_to_nothing(dashboard_env: Path, known_log_rows: list) -> None:
+    write_log(dashboard_env, known_log_rows)  # all rows are from 2024
+    app = run_dashboard()
+    app.radio[0].set_value("Last 15 minutes").run()
+    assert not app.exception
+    assert not app.metric
+    assert "No requests logged in the last 15 minutes" in app.info[0].value
+
+
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_missing_or_empty_log_is_a_friendly_message(dashboard_env: Path, state: str) -> None:
+    if state == "empty":
+        write_log(dashboard_env, [])
+    app = run_dashboard()
+    assert not app.error and not app.metric
+    message = app.info[0].value
+    assert "No requests logged yet" in message and "movierec simulate" in message
+    assert str(dashboard_env) in message

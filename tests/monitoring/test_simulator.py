@@ -1,0 +1,113 @@
+"""The traffic simulator: its request mix, its guard, and a run against a real API process."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from movierec.cli import app
+from movierec.config import SimulatorSettings, Thresholds, get_settings
+from movierec.monitoring.kpis import compute_kpis
+from movierec.monitoring.replay_eval import replay_evaluate
+from movierec.monitoring.simulator import (
+    SimulationError,
+    TrafficSources,
+    check_loopback,
+    plan_requests,
+    simulate,
+    traffic_sources,
+)
+from tests.bundles import build_synthetic_bundle
+from tests.servers import running_api
+from tests.synthetic import generate
+
+MIX = SimulatorSettings(unknown_user_share=0.2, similar_share=0.3, popular_share=0.2)
+
+
+def test_plan_follows_the_mix_and_unknown_ids_are_unknown() -> None:
+    sources = TrafficSources(np.arange(1, 51), np.arange(1, 91), ["Action", "Drama"])
+    plan = plan_requests(sources, 2000, MIX, seed=1)
+    kinds = Counter(request.endpoint for request in plan)
+    assert kinds["/similar"] / 2000 == pytest.approx(0.3, abs=0.04)
+    assert kinds["/popular"] / 2000 == pytest.approx(0.2, abs=0.04)
+    users = [r.json["user_id"] for r in plan if r.endpoint == "/recommend" and r.json]
+    unknown = [user for user in users if user not in set(sources.users.tolist())]
+    assert len(unknown) / len(users) == pytest.approx(0.2, abs=0.05)
+    assert {r.params.get("genre") for r in plan if r.params} == {None, "Action", "Drama"}
+    assert plan == plan_requests(sources, 2000, MIX, seed=1)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:1", "http://[::1]:9"])
+def test_loopback_urls_pass(url: str) -> None:
+    check_loopback(url, allow_remote=False)
+
+
+def test_remote_urls_need_consent() -> None:
+    with pytest.raises(SimulationError, match="--allow-remote"):
+        check_loopback("http://10.0.0.5:8000", allow_remote=False)
+    check_loopback("http://10.0.0.5:8000", allow_remote=True)
+    with pytest.raises(SimulationError, match="not an http"):
+        check_loopback("ftp://127.0.0.1", allow_remote=False)
+
+
+def test_sources_need_users(tmp_path: Path) -> None:
+    with pytest.raises(SimulationError, match="movierec pipeline"):
+        traffic_sources(tmp_path / "test.csv", tmp_path / "bundle")
+
+
+@pytest.mark.e2e
+def test_simulated_traffic_is_logged_one_row_per_served_request(tmp_path: Path) -> None:
+    model_dir = build_synthetic_bundle(tmp_path / "production")
+    ratings = generate().ratings
+    test_path = tmp_path / "test.csv"
+    held_out = ratings.sort_values("timestamp").groupby("user_id").tail(3)
+    held_out.assign(confidence=1.0).to_csv(test_path, index=False)
+    sources = traffic_sources(test_path, model_dir)
+    assert sources.genres and sources.users.size == held_out["user_id"].nunique()
+    log_db = tmp_path / "logs" / "requests.db"
+
+    with running_api(model_dir, log_db) as url:
+        report = simulate(url, sources, rate=40, duration_s=3, max_requests=90, mix=MIX, seed=3)
+
+    assert 60 <= report.sent <= 90
+    assert report.errors == 0 and report.served == report.sent, report.error_samples
+    assert set(report.by_endpoint) == {"/recommend", "/similar", "/popular"}
+    with sqlite3.connect(log_db) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM request_logs").fetchone()[0]
+    assert rows == report.served
+
+    kpis = compute_kpis(log_db, None, None, 90, Thresholds(), "1s")
+    assert kpis.requests_per_endpoint == report.by_endpoint
+    assert kpis.fallback_requests > 0
+    assert {reason.reason for reason in kpis.fallback_reasons} == {"unknown_user"}
+    replay = replay_evaluate(log_db, test_path, 10, model_dir)
+    assert replay.requests_evaluated == kpis.recommend_requests - kpis.fallback_requests
+    assert replay.overall is not None and replay.overall.impressions > 0
+
+
+@pytest.mark.e2e
+def test_simulate_command_against_a_real_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir = build_synthetic_bundle(tmp_path / "production")
+    log_db = tmp_path / "requests.db"
+    monkeypatch.setenv("MOVIEREC_SERVING__MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("MOVIEREC_DATA__PROCESSED_DIR", str(tmp_path / "no-split"))
+    get_settings.cache_clear()
+    try:
+        with running_api(model_dir, log_db) as url:
+            result = CliRunner().invoke(
+                app, ["simulate", "--api-url", url, "--rate", "20", "--duration", "1"]
+            )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(log_db) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM request_logs").fetchone()[0]
+    assert 15 <= rows <= 20  # users drawn from the bundle: there is no test split
+    assert f"{rows} served (200), 0 failed" in result.output
