@@ -8,12 +8,13 @@ stops them all cleanly on Ctrl-C (or when one of them dies).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,7 @@ class Service:
     command: list[str]
     url: str
     health_path: str
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def services(settings: Settings) -> list[Service]:
@@ -51,7 +53,13 @@ def services(settings: Settings) -> list[Service]:
     cli = [python, "-m", "movierec.cli"]
     return [
         Service("API", [*cli, "serve"], api_url, "/health"),
-        Service("Frontend", [*cli, "frontend"], frontend_url, "/_stcore/health"),
+        Service(
+            "Frontend",
+            [*cli, "frontend"],
+            frontend_url,
+            "/_stcore/health",
+            env={"MOVIEREC_API_URL": api_url},
+        ),
         Service("Dashboard", [*cli, "dashboard"], dashboard_url, "/_stcore/health"),
         Service(
             "MLflow UI",

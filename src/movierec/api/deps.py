@@ -1,0 +1,70 @@
+"""Dependencies that hand routes their shared objects (`Annotated[..., Depends(...)]`).
+
+They are `async def` on purpose: FastAPI runs a plain `def` dependency in the thread pool, and a
+thread hop per request would cost more than everything these functions do.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from movierec.api.errors import (
+    FIX_COMMAND,
+    AdminAuthError,
+    AdminDisabledError,
+    ModelNotReadyError,
+)
+from movierec.api.middleware import TRACE_KEY, RequestTrace
+from movierec.api.recommender import Recommender
+from movierec.api.state import ServingState
+
+bearer = HTTPBearer(auto_error=False, description="MOVIEREC_ADMIN_TOKEN")
+
+
+async def get_state(request: Request) -> ServingState:
+    state: ServingState = request.app.state.serving
+    return state
+
+
+StateDep = Annotated[ServingState, Depends(get_state)]
+
+
+async def get_recommender(state: StateDep) -> Recommender:
+    """The current model, or 503 saying why there is none and how to build one."""
+    recommender = state.recommender
+    if recommender is None:
+        raise ModelNotReadyError(
+            f"no model loaded: {state.not_ready_reason}. After `{FIX_COMMAND}`, "
+            "POST /admin/reload, send SIGHUP or restart the API"
+        )
+    return recommender
+
+
+RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
+
+
+async def get_trace(request: Request) -> RequestTrace:
+    trace: RequestTrace = request.scope[TRACE_KEY]
+    return trace
+
+
+TraceDep = Annotated[RequestTrace, Depends(get_trace)]
+
+
+async def require_admin(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """404 when no admin token is configured; 401 unless the bearer token matches it."""
+    expected = state.settings.admin_token
+    if not expected:
+        raise AdminDisabledError(
+            "admin endpoints are disabled: set MOVIEREC_ADMIN_TOKEN and restart to enable them"
+        )
+    given = credentials.credentials if credentials is not None else ""
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise AdminAuthError("missing or wrong bearer token for the admin endpoints")

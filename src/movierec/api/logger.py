@@ -1,0 +1,158 @@
+"""The request logger: one row per served request into SQLite, off the request path.
+
+Requests put a `LogEntry` on a bounded queue and return at once; one writer thread drains it
+and inserts in batches (`executemany`, one transaction) every `flush_interval_s` or every
+`batch_size` rows, whichever comes first. A full queue drops the entry and counts it, so
+logging never blocks a request. `stop` writes everything still queued. Several worker
+processes may write to the same database: it is in WAL mode and waits up to `busy_timeout`
+for the write lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from movierec.request_log import INSERT, TIMESTAMP_FORMAT, connect_writer
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class ServedRequest:
+    """What a route served: set by the route, timed and logged by the request middleware."""
+
+    endpoint: str
+    user_id: int | None
+    model_version: str | None
+    movie_ids: list[int]
+    scores: list[float]
+    is_fallback: bool = False
+    fallback_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One served request with its start time (UTC) and server-side latency."""
+
+    served: ServedRequest
+    timestamp: datetime
+    latency_ms: float
+
+    def row(self) -> tuple[object, ...]:
+        """The `request_logs` row, in `movierec.request_log.COLUMNS` order."""
+        served = self.served
+        return (
+            str(uuid.uuid4()),
+            self.timestamp.strftime(TIMESTAMP_FORMAT),
+            served.user_id,
+            served.endpoint,
+            served.model_version,
+            json.dumps(served.movie_ids),
+            json.dumps([round(score, 6) for score in served.scores]),
+            self.latency_ms,
+            int(served.is_fallback),
+            served.fallback_reason if served.is_fallback else None,
+        )
+
+
+@dataclass(frozen=True)
+class LoggerStats:
+    queued: int
+    written: int
+    dropped: int
+    failed: int
+
+
+class RequestLogger:
+    """Bounded queue + one batching writer thread over the request-log database."""
+
+    def __init__(
+        self, db_path: Path, queue_size: int, batch_size: int, flush_interval_s: float
+    ) -> None:
+        self.db_path = db_path
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self._queue: queue.Queue[LogEntry] = queue.Queue(maxsize=queue_size)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._queued = self._written = self._dropped = self._failed = 0
+
+    def start(self) -> None:
+        """Open the database (creating the table) and start the writer thread."""
+        conn = connect_writer(self.db_path)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(conn,), name="request-log-writer", daemon=True
+        )
+        self._thread.start()
+
+    def log(self, entry: LogEntry) -> bool:
+        """Queue `entry` without blocking; False (and counted as dropped) when the queue is full."""
+        try:
+            self._queue.put_nowait(entry)
+        except queue.Full:
+            with self._lock:
+                self._dropped += 1
+            return False
+        with self._lock:
+            self._queued += 1
+        return True
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Write every queued entry, then stop the thread."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def stats(self) -> LoggerStats:
+        with self._lock:
+            return LoggerStats(self._queued, self._written, self._dropped, self._failed)
+
+    def _run(self, conn: sqlite3.Connection) -> None:
+        try:
+            batch: list[LogEntry] = []
+            deadline = time.monotonic() + self.flush_interval_s
+            while True:
+                stopping = self._stopping.is_set()
+                try:
+                    batch.append(self._queue.get(timeout=min(0.05, self.flush_interval_s)))
+                    while len(batch) < self.batch_size:
+                        batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    pass
+                due = time.monotonic() >= deadline
+                if batch and (len(batch) >= self.batch_size or due or stopping):
+                    self._write(conn, batch)
+                    batch = []
+                if due:
+                    deadline = time.monotonic() + self.flush_interval_s
+                if stopping and not batch and self._queue.empty():
+                    return
+        finally:
+            conn.close()
+
+    def _write(self, conn: sqlite3.Connection, batch: list[LogEntry]) -> None:
+        try:
+            with conn:
+                conn.executemany(INSERT, [entry.row() for entry in batch])
+        except (sqlite3.Error, OverflowError, ValueError):
+            log.exception("could not write %d request-log rows to %s", len(batch), self.db_path)
+            with self._lock:
+                self._failed += len(batch)
+            return
+        with self._lock:
+            self._written += len(batch)

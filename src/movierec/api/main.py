@@ -1,0 +1,276 @@
+"""The FastAPI app: `create_app` factory, lifespan and the (thin) routes.
+
+Run it with `movierec serve` or `uvicorn movierec.api.main:create_app --factory`. The model is
+loaded in the lifespan, never at import. /recommend, /similar and /popular are `async def`:
+their numpy work takes microseconds on the event loop, less than a hop to the thread pool
+would cost (see benchmarks/serving.py); /admin/reload is a plain `def` because loading a
+bundle blocks for as long as reading it takes.
+
+Decisions: /health answers 503 with `status: "not_ready"` and a `reason` while no model is
+loaded (200 with `status: "ok"` otherwise), so load balancers and the frontend read the same
+thing. A reload that finds a bad bundle answers 409 and the previous model keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import faiss
+from fastapi import APIRouter, Depends, FastAPI, Query, Response
+from threadpoolctl import threadpool_limits
+
+from movierec.api.deps import RecommenderDep, StateDep, TraceDep, require_admin
+from movierec.api.errors import ReloadRejectedError, install_error_handlers
+from movierec.api.logger import ServedRequest
+from movierec.api.middleware import RequestLogMiddleware
+from movierec.api.model_loader import BundleError
+from movierec.api.recommender import Ranking, Recommender
+from movierec.api.schemas import (
+    MAX_K,
+    ErrorResponse,
+    Filters,
+    HealthResponse,
+    LogCounters,
+    Movie,
+    PopularResponse,
+    RecommendRequest,
+    RecommendResponse,
+    ReloadResponse,
+    SimilarRequest,
+    SimilarResponse,
+)
+from movierec.api.state import ServingState
+from movierec.config import ServingSettings, get_settings
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in [
+        (413, "Body too large"),
+        (415, "Body is not JSON"),
+        (422, "A field is missing, malformed or out of range"),
+        (503, "No model loaded; the detail names the command that builds one"),
+    ]
+}
+
+router = APIRouter()
+
+
+def movies(recommender: Recommender, ranking: Ranking) -> list[Movie]:
+    items = recommender.model.items
+    return [
+        Movie(
+            movie_id=items[column].movie_id,
+            title=items[column].title,
+            score=score,
+            year=items[column].year,
+            genres=items[column].genres,
+        )
+        for column, score in zip(ranking.columns.tolist(), ranking.scores.tolist(), strict=True)
+    ]
+
+
+def served(
+    endpoint: str, user_id: int | None, recommender: Recommender, ranking: Ranking
+) -> ServedRequest:
+    return ServedRequest(
+        endpoint=endpoint,
+        user_id=user_id,
+        model_version=recommender.version,
+        movie_ids=recommender.model.item_ids[ranking.columns].tolist(),
+        scores=ranking.scores.tolist(),
+        is_fallback=ranking.is_fallback,
+        fallback_reason=ranking.fallback_reason,
+    )
+
+
+@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+async def health(state: StateDep, response: Response) -> HealthResponse:
+    """Service status; 503 with `status: "not_ready"` and a reason while no model is loaded."""
+    recommender = state.recommender
+    counters = LogCounters(**vars(state.logger.stats()))
+    if recommender is None:
+        response.status_code = 503
+        return HealthResponse(
+            status="not_ready",
+            reason=state.not_ready_reason,
+            model_version=None,
+            model_name=None,
+            scorer=None,
+            model_loaded_at=None,
+            uptime_seconds=state.uptime_seconds,
+            n_users=None,
+            n_items=None,
+            log=counters,
+        )
+    model = recommender.model
+    return HealthResponse(
+        status="ok",
+        reason=None,
+        model_version=recommender.version,
+        model_name=model.metadata.model_name,
+        scorer=model.metadata.scorer,
+        model_loaded_at=model.loaded_at,
+        uptime_seconds=state.uptime_seconds,
+        n_users=model.n_users,
+        n_items=model.n_items,
+        log=counters,
+    )
+
+
+@router.post("/recommend", response_model=RecommendResponse, responses=ERRORS)
+async def recommend(
+    body: RecommendRequest, recommender: RecommenderDep, trace: TraceDep
+) -> RecommendResponse:
+    """Top-k movies for a user; unknown users get popular movies (`is_fallback`)."""
+    filters = body.filters or Filters()
+    ranking = recommender.recommend(
+        body.user_id, body.k, body.exclude_seen, filters.genres, filters.year_min, filters.year_max
+    )
+    trace.served = served("/recommend", body.user_id, recommender, ranking)
+    return RecommendResponse(
+        user_id=body.user_id,
+        recommendations=movies(recommender, ranking),
+        model_version=recommender.version,
+        is_fallback=ranking.is_fallback,
+        fallback_reason=ranking.fallback_reason,
+    )
+
+
+@router.post(
+    "/similar",
+    response_model=SimilarResponse,
+    responses={404: {"model": ErrorResponse, "description": "Unknown movie"}, **ERRORS},
+)
+async def similar(
+    body: SimilarRequest, recommender: RecommenderDep, trace: TraceDep
+) -> SimilarResponse:
+    """Movies most similar to a seed movie (cosine of item embeddings, via FAISS)."""
+    ranking = recommender.similar(body.movie_id, body.k)
+    trace.served = served("/similar", None, recommender, ranking)
+    seed = recommender.model.items[recommender.model.item_columns[body.movie_id]]
+    return SimilarResponse(
+        movie_id=body.movie_id,
+        title=seed.title,
+        similar_items=movies(recommender, ranking),
+        model_version=recommender.version,
+    )
+
+
+@router.get("/popular", response_model=PopularResponse, responses=ERRORS)
+async def popular(
+    recommender: RecommenderDep,
+    trace: TraceDep,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    genre: Annotated[str | None, Query(max_length=64, description="empty means all")] = None,
+) -> PopularResponse:
+    """Most popular movies, optionally of one genre (422 lists the valid genres)."""
+    ranking = recommender.popular(k, genre or None)
+    trace.served = served("/popular", None, recommender, ranking)
+    return PopularResponse(
+        recommendations=movies(recommender, ranking),
+        source="popularity",
+        model_version=recommender.version,
+    )
+
+
+@router.post(
+    "/admin/reload",
+    response_model=ReloadResponse,
+    dependencies=[Depends(require_admin)],
+    responses={
+        401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
+        404: {"model": ErrorResponse, "description": "Disabled: no MOVIEREC_ADMIN_TOKEN"},
+        409: {"model": ErrorResponse, "description": "Bad bundle; the old model keeps serving"},
+    },
+)
+def reload_model(state: StateDep) -> ReloadResponse:
+    """Validate and swap in the bundle in `serving.model_dir`."""
+    previous = state.recommender
+    previous_version = previous.version if previous is not None else None
+    try:
+        recommender = state.reload()
+    except BundleError as exc:
+        raise ReloadRejectedError(
+            f"bundle refused: {exc}. Still serving {previous_version or 'no model'}"
+        ) from exc
+    return ReloadResponse(
+        status="reloaded",
+        model_version=recommender.version,
+        model_loaded_at=recommender.model.loaded_at,
+        previous_version=previous_version,
+    )
+
+
+def _listen_for_sighup(state: ServingState) -> bool:
+    """Reload on SIGHUP (in a worker thread); False where signals cannot be caught here."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(
+            signal.SIGHUP, lambda: loop.run_in_executor(None, state.load_or_explain)
+        )
+    except (ValueError, RuntimeError, NotImplementedError):
+        return False  # not the main thread (e.g. TestClient) or no SIGHUP on this platform
+    return True
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the logger, load the model, listen for SIGHUP; on exit flush the log."""
+    state: ServingState = app.state.serving
+    # One request's numpy/FAISS work is far too small to split; extra BLAS and OpenMP threads
+    # only contend with the event loop (they cut /recommend throughput by two thirds).
+    faiss.omp_set_num_threads(1)
+    blas_limit = threadpool_limits(limits=1, user_api="blas")
+    state.logger.start()
+    await asyncio.to_thread(state.load_or_explain)
+    listening = _listen_for_sighup(state)
+    try:
+        yield
+    finally:
+        blas_limit.restore_original_limits()
+        if listening:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        await asyncio.to_thread(state.logger.stop)
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """Build the app; `settings` default to `get_settings().serving` (configs + env vars)."""
+    settings = settings or get_settings().serving
+    app = FastAPI(
+        title="movierec",
+        summary="Movie recommendations from the production model",
+        lifespan=lifespan,
+    )
+    app.state.serving = ServingState(settings)
+    app.include_router(router)
+    app.add_middleware(RequestLogMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    return app
+
+
+def serving_env(settings: ServingSettings) -> dict[str, str]:
+    """MOVIEREC_SERVING__* variables that make worker processes build the same settings."""
+    fields = settings.model_dump(exclude={"admin_token"})
+    return {f"MOVIEREC_SERVING__{name.upper()}": str(value) for name, value in fields.items()}
+
+
+def run_server(settings: ServingSettings) -> None:
+    """Serve with uvicorn (blocking); each of `settings.workers` processes calls `create_app`."""
+    import uvicorn
+
+    os.environ.update(serving_env(settings))
+    uvicorn.run(
+        "movierec.api.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+    )

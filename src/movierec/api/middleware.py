@@ -1,0 +1,96 @@
+"""Pure-ASGI middleware around every request: body guards, timing and request logging.
+
+Timing starts before FastAPI parses the body and ends after the last response byte is sent,
+so `latency_ms` in the log is the whole server-side time. A route that served a request
+leaves a `ServedRequest` on the trace; exactly one log row is queued for it when the answer
+was a 200. Error answers (4xx, 503) are not served requests and are not logged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from movierec.api.logger import LogEntry, RequestLogger, ServedRequest
+
+TRACE_KEY = "movierec.trace"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass
+class RequestTrace:
+    """Start time of one request and, once a route has answered it, what it served."""
+
+    started: float = field(default_factory=time.perf_counter)
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    served: ServedRequest | None = None
+
+
+def is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+class RequestLogMiddleware:
+    """Answers 413/415 to oversized or non-JSON bodies; times and logs served requests."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    def refuse_body(self, headers: Headers) -> JSONResponse | None:
+        """413 for a declared length above the limit, 415 for a body that is not JSON."""
+        length = headers.get("content-length", "0")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            detail = f"request body larger than {self.max_body_bytes} bytes; send a smaller one"
+            return JSONResponse({"detail": detail}, status_code=413)
+        if length == "0" and "transfer-encoding" not in headers:
+            return None
+        content_type = headers.get("content-type", "")
+        if not is_json(content_type):
+            detail = f"send the body as application/json (got {content_type or 'no type'!r})"
+            return JSONResponse({"detail": detail}, status_code=415)
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace = RequestTrace()
+        refusal = (
+            self.refuse_body(Headers(scope=scope)) if scope["method"] in BODY_METHODS else None
+        )
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        scope[TRACE_KEY] = trace
+        status = 0
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            """Cut off bodies without a Content-Length (chunked) once they pass the limit."""
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise HTTPException(413)
+            return message
+
+        await self.app(scope, receive_within_limit, send_and_watch)
+        if status == 200 and trace.served is not None:
+            logger: RequestLogger = scope["app"].state.serving.logger
+            latency_ms = (time.perf_counter() - trace.started) * 1000.0
+            logger.log(LogEntry(trace.served, trace.timestamp, latency_ms))

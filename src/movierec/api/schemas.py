@@ -1,0 +1,133 @@
+"""Request and response models of the API (DESIGN.md section 5).
+
+Ids and counts are strict integers (no "5", no 5.5, no true); unknown fields are rejected so a
+typo such as `exlude_seen` is a 422 rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+
+MAX_K = 100
+MAX_ID = 2**63 - 1
+
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="MovieLens id (a positive integer)")]
+K = Annotated[StrictInt, Field(ge=1, le=MAX_K, description="Number of items to return (1..100)")]
+Year = Annotated[StrictInt, Field(ge=1800, le=2200)]
+Genre = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class FallbackReason(StrEnum):
+    """Why an answer is not (only) the personal model's ranking.
+
+    - `unknown_user`: the user is not in the model; the answer is the most popular items that
+      match the filters.
+    - `insufficient_candidates`: the user is known, but the filters and `exclude_seen` leave
+      fewer than `k` items the model can rank (for the "item_weights" scorer, items with a
+      positive score). The model's ranking comes first, then eligible items by popularity; when
+      fewer than `k` items are eligible at all, the list is shorter than `k` (possibly empty).
+    """
+
+    UNKNOWN_USER = "unknown_user"
+    INSUFFICIENT_CANDIDATES = "insufficient_candidates"
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Filters(Request):
+    """Items must have at least one of `genres` and a known year within [year_min, year_max]."""
+
+    genres: list[Genre] | None = Field(None, max_length=32)
+    year_min: Year | None = None
+    year_max: Year | None = None
+
+    @model_validator(mode="after")
+    def _year_range(self) -> Filters:
+        low, high = self.year_min, self.year_max
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"year_min ({low}) must not be greater than year_max ({high})")
+        return self
+
+
+class RecommendRequest(Request):
+    user_id: Id
+    k: K = 10
+    exclude_seen: StrictBool = True
+    filters: Filters | None = None
+
+
+class SimilarRequest(Request):
+    movie_id: Id
+    k: K = 10
+
+
+class Movie(BaseModel):
+    movie_id: int
+    title: str
+    score: float
+    year: int | None = Field(description="Release year; null when unknown")
+    genres: list[str]
+
+
+class RecommendResponse(BaseModel):
+    user_id: int
+    recommendations: list[Movie]
+    model_version: str
+    is_fallback: bool
+    fallback_reason: FallbackReason | None
+
+
+class SimilarResponse(BaseModel):
+    movie_id: int
+    title: str
+    similar_items: list[Movie]
+    model_version: str
+
+
+class PopularResponse(BaseModel):
+    recommendations: list[Movie]
+    source: Literal["popularity"]
+    model_version: str
+
+
+class LogCounters(BaseModel):
+    """Request-log counters of this worker process since it started."""
+
+    queued: int
+    written: int
+    dropped: int
+    failed: int
+
+
+class HealthResponse(BaseModel):
+    """`status` is "ok" (HTTP 200) or "not_ready" (HTTP 503, `reason` says why and the fix)."""
+
+    status: Literal["ok", "not_ready"]
+    reason: str | None
+    model_version: str | None
+    model_name: str | None
+    scorer: str | None
+    model_loaded_at: datetime | None
+    uptime_seconds: float
+    n_users: int | None
+    n_items: int | None
+    log: LogCounters
+
+
+class ReloadResponse(BaseModel):
+    status: Literal["reloaded"]
+    model_version: str
+    model_loaded_at: datetime
+    previous_version: str | None
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body: a message, or FastAPI's list of field errors for a 422."""
+
+    detail: str | list[dict[str, object]]

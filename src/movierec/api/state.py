@@ -1,0 +1,62 @@
+"""The per-process serving state: settings, the request logger and the current model.
+
+The current model is one immutable `Recommender` held in a single attribute: a request reads
+it once, and a reload validates the new bundle completely before one reference assignment
+swaps it in, so no request ever sees half a model and a bad bundle never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from movierec.api.logger import RequestLogger
+from movierec.api.model_loader import BundleError, load_bundle
+from movierec.api.recommender import Recommender
+from movierec.config import ServingSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServingState:
+    """Shared by the routes through `movierec.api.deps`; built by `create_app`, started in
+    its lifespan."""
+
+    def __init__(self, settings: ServingSettings) -> None:
+        self.settings = settings
+        self.logger = RequestLogger(
+            settings.log_db,
+            queue_size=settings.log_queue_size,
+            batch_size=settings.log_batch_size,
+            flush_interval_s=settings.log_flush_interval_s,
+        )
+        self.started_monotonic = time.monotonic()
+        self.recommender: Recommender | None = None
+        self.not_ready_reason = "the service is starting"
+        self._reload_lock = threading.Lock()
+
+    @property
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self.started_monotonic
+
+    def reload(self) -> Recommender:
+        """Load and validate the bundle, then swap it in; on `BundleError` keep the old model."""
+        with self._reload_lock:
+            try:
+                recommender = Recommender(load_bundle(self.settings.model_dir), self.settings.max_k)
+            except BundleError as exc:
+                if self.recommender is None:
+                    self.not_ready_reason = str(exc)
+                raise
+            self.recommender = recommender
+            log.info("serving model %s from %s", recommender.version, self.settings.model_dir)
+            return recommender
+
+    def load_or_explain(self) -> None:
+        """Startup and SIGHUP: reload, logging (not raising) why the bundle was refused."""
+        try:
+            self.reload()
+        except BundleError as exc:
+            current = self.recommender.version if self.recommender else "no model"
+            log.error("model not (re)loaded, still serving %s: %s", current, exc)

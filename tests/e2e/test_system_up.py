@@ -1,0 +1,113 @@
+"""README's first command, `make up`, from a clean clone: every service healthy, then Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO_ROOT, real_mirror, requires_ml100k
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_ml100k]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def clean_clone(tmp_path: Path) -> Path:
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("needs a git checkout of the project to clone")
+    clone = tmp_path / "movie-recommender"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+    return clone
+
+
+@pytest.fixture
+def system(clean_clone: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int], Path]]:
+    ports = {name: _free_port() for name in ("api", "frontend", "dashboard", "mlflow")}
+    env = {
+        **os.environ,
+        "MOVIELENS_BASE_URL": str(real_mirror()),
+        "MOVIEREC_SERVING__PORT": str(ports["api"]),
+        "MOVIEREC_FRONTEND__PORT": str(ports["frontend"]),
+        "MOVIEREC_MONITORING__DASHBOARD_PORT": str(ports["dashboard"]),
+        "MOVIEREC_TRAINING__MLFLOW__UI_PORT": str(ports["mlflow"]),
+    }
+    env.pop("VIRTUAL_ENV", None)
+    output = clean_clone / "up.log"
+    with output.open("wb") as log:
+        process = subprocess.Popen(
+            ["make", "up"],
+            cwd=clean_clone,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process, ports, output
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], output: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`make up` exited early ({process.returncode}):\n{output.read_text()}")
+        if "movie-recommender is up" in output.read_text(errors="replace"):
+            return
+        time.sleep(1)
+    pytest.fail(f"`make up` did not report the system up in {timeout_s} s:\n{output.read_text()}")
+
+
+def test_make_up_starts_trains_serves_and_stops(
+    system: tuple[subprocess.Popen[bytes], dict[str, int], Path], clean_clone: Path
+) -> None:
+    process, ports, output = system
+    _wait_until_up(process, output, timeout_s=900)
+    text = output.read_text()
+    assert "running the offline pipeline" in text
+    assert (clean_clone / "models/production/model_metadata.json").is_file()
+
+    api = f"http://127.0.0.1:{ports['api']}"
+    health = httpx.get(f"{api}/health", timeout=5).json()
+    assert health["status"] == "ok"
+    answer = httpx.post(f"{api}/recommend", json={"user_id": 1, "k": 5}, timeout=5)
+    assert answer.status_code == 200
+    assert len(answer.json()["recommendations"]) == 5
+    for name in ("frontend", "dashboard"):
+        page = httpx.get(f"http://127.0.0.1:{ports[name]}/", timeout=5)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+    registered = httpx.get(
+        f"http://127.0.0.1:{ports['mlflow']}/api/2.0/mlflow/registered-models/get",
+        params={"name": "movie-recommender"},
+        timeout=5,
+    )
+    assert registered.status_code == 200
+    assert registered.json()["registered_model"]["aliases"][0]["alias"] == "production"
+
+    # Ctrl-C reaches the whole foreground process group, as in a terminal.
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=60)
+    assert "All services stopped." in output.read_text()
+    assert not any(_port_open(port) for port in ports.values())

@@ -1,0 +1,118 @@
+"""Real server processes for tests: a free port, waiting for HTTP, and the API under uvicorn."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_http(url: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    """Wait until `url` answers any HTTP status; TimeoutError (or RuntimeError if `process`
+    exits) otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM (a graceful uvicorn shutdown flushes the request log), SIGKILL after `timeout`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running_api(
+    model_dir: Path,
+    log_db: Path,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    timeout: float = 60.0,
+) -> Iterator[str]:
+    """Run `movierec.api` under a real uvicorn process on a free port; yield its base URL.
+
+    Settings reach the process as MOVIEREC_SERVING__* variables; `env` adds or overrides
+    variables (e.g. MOVIEREC_ADMIN_TOKEN). The process is stopped with SIGTERM on exit, so
+    its request log is flushed when the block ends; `api_pid(url)` gives its pid for signals.
+    """
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "MOVIEREC_SERVING__MODEL_DIR": str(model_dir),
+        "MOVIEREC_SERVING__LOG_DB": str(log_db),
+        "MOVIEREC_SERVING__PORT": str(port),
+        "MOVIEREC_SERVING__HOST": "127.0.0.1",
+        "MOVIEREC_SERVING__WORKERS": str(workers),
+        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
+        **(env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "movierec.api.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            command, env=full_env, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT
+        )
+        _PROCESSES[url] = process
+        try:
+            try:
+                wait_for_http(f"{url}/health", timeout, process)
+            except (TimeoutError, RuntimeError) as exc:
+                output.seek(0)
+                log = output.read().decode(errors="replace")
+                raise RuntimeError(f"API did not start: {exc}\n--- output ---\n{log}") from exc
+            yield url
+        finally:
+            stop_process(process)
+            del _PROCESSES[url]
+
+
+_PROCESSES: dict[str, subprocess.Popen] = {}
+
+
+def api_pid(url: str) -> int:
+    """Process id of the uvicorn process `running_api` started for `url` (to send signals)."""
+    return _PROCESSES[url].pid
