@@ -1,0 +1,1 @@
+"""The Streamlit frontend: personalised, similar, popular and about pages over the API."""

@@ -1,0 +1,294 @@
+"""Typed HTTP client of the recommendation API, used by every frontend page.
+
+Every failure becomes an `ApiError` whose message tells a person what happened and what to
+do, so a page only has to show `str(error)`; nothing here imports Streamlit.
+
+Usage:
+    >>> client = ApiClient("http://localhost:8000", timeout_s=5.0)
+    >>> client.recommend(42, k=5).recommendations[0].title  # doctest: +SKIP
+    'Star Wars (1977)'
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ApiError(Exception):
+    """A call to the API failed; `str(error)` is the message to show a person."""
+
+
+class ApiUnreachableError(ApiError):
+    """Nothing answers at the API address (connection refused, unknown host)."""
+
+
+class ApiTimeoutError(ApiError):
+    """The API accepted the connection but did not answer in time."""
+
+
+class ApiRequestError(ApiError):
+    """The API refused the request (4xx); the message is the API's own explanation."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ApiNotFoundError(ApiRequestError):
+    """The requested movie (or route) does not exist (404)."""
+
+
+class ModelNotReadyError(ApiError):
+    """The API runs but has no model loaded (503)."""
+
+
+class ApiServerError(ApiError):
+    """The API failed on its side (5xx other than 503) or answered something unreadable."""
+
+
+class _Schema(BaseModel):
+    """Response schemas ignore fields they do not know, so the API can grow compatibly."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+
+class Movie(_Schema):
+    """One recommended movie, as the API describes it."""
+
+    movie_id: int
+    title: str
+    score: float | None = None
+    year: int | None = None
+    genres: list[str] = Field(default_factory=list)
+
+
+class Health(_Schema):
+    """`GET /health`: whether a model is served, which one and since when."""
+
+    status: str
+    model_version: str | None = None
+    model_name: str | None = None
+    model_loaded_at: str | None = None
+    uptime_seconds: float | None = None
+    n_users: int | None = None
+    n_items: int | None = None
+    reason: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True when the API serves a model."""
+        return self.status == "ok"
+
+
+class Recommendations(_Schema):
+    """`POST /recommend`: the top movies for a user, possibly from the cold-start fallback."""
+
+    user_id: int
+    recommendations: list[Movie]
+    model_version: str | None = None
+    is_fallback: bool = False
+    fallback_reason: str | None = None
+
+
+class SimilarMovies(_Schema):
+    """`POST /similar`: the seed movie and the movies most similar to it."""
+
+    movie_id: int
+    title: str
+    similar_items: list[Movie]
+    model_version: str | None = None
+
+
+class PopularMovies(_Schema):
+    """`GET /popular`: the most popular movies, optionally of one genre."""
+
+    recommendations: list[Movie]
+    source: str | None = None
+
+
+class MovieList(_Schema):
+    """`GET /movies`: the catalogue the model recommends from."""
+
+    movies: list[Movie]
+
+
+class ModelDescription(_Schema):
+    """`GET /model` (or the bundle's `model_metadata.json`): what the served model is."""
+
+    version: str
+    model_name: str = ""
+    model_kind: str = ""
+    trained_at: str = ""
+    dataset: str = ""
+    split_strategy: str = ""
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+SchemaT = TypeVar("SchemaT", bound=_Schema)
+
+
+def describe_detail(detail: Any) -> str:
+    """Turn a FastAPI `detail` (a string or a list of validation errors) into one sentence."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for error in detail:
+            if isinstance(error, dict):
+                location = [str(p) for p in error.get("loc", []) if p not in ("body", "query")]
+                field = ".".join(location)
+                message = str(error.get("msg", error))
+                parts.append(f"{field}: {message}" if field else message)
+            else:
+                parts.append(str(error))
+        return "; ".join(parts)
+    return str(detail)
+
+
+class ApiClient:
+    """Calls the API at `base_url` with a timeout and one retry when the connection fails."""
+
+    def __init__(self, base_url: str, timeout_s: float = 5.0, retries: int = 1) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self._http = httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(timeout_s))
+
+    def close(self) -> None:
+        """Release the pooled connections."""
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def docs_url(self) -> str:
+        """The API's interactive Swagger documentation."""
+        return f"{self.base_url}/docs"
+
+    @property
+    def redoc_url(self) -> str:
+        """The API's ReDoc documentation."""
+        return f"{self.base_url}/redoc"
+
+    def health(self) -> Health:
+        """The API's health; a server without a model answers `status="not_ready"`."""
+        return self._call("GET", "/health", Health, allow_not_ready=True)
+
+    def recommend(
+        self,
+        user_id: int,
+        k: int = 10,
+        exclude_seen: bool = True,
+        genres: list[str] | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+    ) -> Recommendations:
+        """Personalised recommendations for `user_id`, filtered by genres and year range."""
+        filters: dict[str, Any] = {}
+        if genres:
+            filters["genres"] = genres
+        if year_min is not None:
+            filters["year_min"] = year_min
+        if year_max is not None:
+            filters["year_max"] = year_max
+        body = {"user_id": user_id, "k": k, "exclude_seen": exclude_seen, "filters": filters}
+        return self._call("POST", "/recommend", Recommendations, json=body)
+
+    def similar(self, movie_id: int, k: int = 10) -> SimilarMovies:
+        """The `k` movies most similar to `movie_id`."""
+        return self._call("POST", "/similar", SimilarMovies, json={"movie_id": movie_id, "k": k})
+
+    def popular(self, k: int = 10, genre: str | None = None) -> PopularMovies:
+        """The `k` most popular movies, of `genre` when given."""
+        params: dict[str, Any] = {"k": k}
+        if genre:
+            params["genre"] = genre
+        return self._call("GET", "/popular", PopularMovies, params=params)
+
+    def movies(self) -> list[Movie]:
+        """Every movie of the served catalogue (`GET /movies`)."""
+        return self._call("GET", "/movies", MovieList).movies
+
+    def model(self) -> ModelDescription:
+        """The served model's description and offline metrics (`GET /model`)."""
+        return self._call("GET", "/model", ModelDescription)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        schema: type[SchemaT],
+        allow_not_ready: bool = False,
+        **kwargs: Any,
+    ) -> SchemaT:
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 503 and not allow_not_ready:
+            raise ModelNotReadyError(self._not_ready_message(response))
+        if response.status_code >= 400 and not (allow_not_ready and response.status_code == 503):
+            raise self._error_for(response)
+        try:
+            return schema.model_validate(response.json())
+        except (ValueError, ValidationError) as exc:
+            raise ApiServerError(
+                f"The API at {self.base_url} answered {method} {path} with something this "
+                f"frontend cannot read ({type(exc).__name__}). Check that the frontend and the "
+                "API come from the same version of movierec."
+            ) from exc
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        refused: httpx.ConnectError | None = None
+        for _ in range(self.retries + 1):
+            try:
+                return self._http.request(method, path, **kwargs)
+            except httpx.ConnectError as exc:
+                refused = exc
+            except httpx.TimeoutException as exc:
+                raise ApiTimeoutError(
+                    f"The recommendation API at {self.base_url} did not answer {method} {path} "
+                    f"within {self.timeout_s:g} s. It may be overloaded or stuck: check its logs, "
+                    "try again, or raise MOVIEREC_FRONTEND__TIMEOUT_S."
+                ) from exc
+            except httpx.HTTPError as exc:
+                raise ApiUnreachableError(
+                    f"The connection to the recommendation API at {self.base_url} failed "
+                    f"({type(exc).__name__}: {exc}). Check that the API is running and try again."
+                ) from exc
+        raise ApiUnreachableError(
+            f"The recommendation API at {self.base_url} is not reachable. Start it with "
+            "`make serve` (or `movierec serve`), or point the frontend at it with MOVIEREC_API_URL."
+        ) from refused
+
+    def _detail(self, response: httpx.Response) -> str:
+        try:
+            payload = response.json()
+        except ValueError:
+            return response.text.strip() or response.reason_phrase
+        if isinstance(payload, dict) and "detail" in payload:
+            return describe_detail(payload["detail"])
+        return str(payload)
+
+    def _not_ready_message(self, response: httpx.Response) -> str:
+        return (
+            "No model is loaded yet: run `make train` (or `movierec pipeline`) to build one, "
+            f"then restart the API. The API says: {self._detail(response)}"
+        )
+
+    def _error_for(self, response: httpx.Response) -> ApiError:
+        detail = self._detail(response)
+        status = response.status_code
+        if status == 404:
+            return ApiNotFoundError(detail, status)
+        if status < 500:
+            return ApiRequestError(detail, status)
+        return ApiServerError(
+            f"The recommendation API failed with HTTP {status}: {detail}. "
+            "Check the API's logs; trying again may help."
+        )

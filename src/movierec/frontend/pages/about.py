@@ -1,0 +1,165 @@
+"""About page: API health, the served model, its offline metrics and links to the API docs.
+
+A Streamlit page script, run by `st.navigation` in `app.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from movierec.frontend.api_client import ApiClient, ApiError, Health
+from movierec.frontend.components import current_client, current_model_description, show_error
+
+
+def humanize_seconds(seconds: float) -> str:
+    """'2 d 3 h', '4 h 12 min', '5 min 7 s' or '42 s'."""
+    total = int(seconds)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def humanize_timestamp(value: str | None) -> str:
+    """An ISO 8601 time as 'YYYY-MM-DD HH:MM UTC' (or as given when it is not ISO)."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    offset = moment.utcoffset()
+    zone = "" if offset is None else " UTC" if not offset else moment.strftime(" UTC%z")
+    return moment.strftime("%Y-%m-%d %H:%M") + zone
+
+
+def _number(value: Any) -> float | None:
+    """A metric value, plain or summarised as {"mean": ...}."""
+    if isinstance(value, Mapping):
+        value = value.get("mean", value.get("value"))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _metric_order(name: str) -> tuple[str, int]:
+    family, _, k = name.partition("@")
+    return family, int(k) if k.isdigit() else 0
+
+
+def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per metric (`ndcg@10`...), one column per evaluated split (test, validation).
+
+    Reads `model_metadata.json`'s metrics: either flat `{"ndcg@10": 0.31}` or grouped by
+    split `{"test": {"ndcg@10": 0.31}, "validation": {...}}`; values may be `{"mean": ...}`.
+    """
+    columns: dict[str, dict[str, float]] = {}
+    for name, value in metrics.items():
+        if isinstance(value, Mapping) and _number(value) is None:
+            numbers = {
+                k: v for k, v in ((k, _number(v)) for k, v in value.items()) if v is not None
+            }
+            if numbers:
+                columns[name] = numbers
+        elif "@" in name and (number := _number(value)) is not None:
+            columns.setdefault("value", {})[name] = number
+    table = pd.DataFrame(columns)
+    if table.empty:
+        return table
+    table = table.loc[sorted(table.index, key=_metric_order)]
+    table.index.name = "metric"
+    return table
+
+
+def health_section(client: ApiClient) -> Health | None:
+    """The API's health as a row of figures."""
+    st.subheader("Service", anchor=False)
+    try:
+        health = client.health()
+    except ApiError as exc:
+        show_error(exc)
+        return None
+    if not health.ready:
+        st.warning(
+            f"The API answers but serves no model: {health.reason or 'no reason given'}. "
+            "Run `make train`, then restart the API.",
+            icon=":material/warning:",
+        )
+    columns = st.columns(4)
+    columns[0].metric("Status", "Ready" if health.ready else "Not ready", border=True)
+    uptime = humanize_seconds(health.uptime_seconds) if health.uptime_seconds else "—"
+    columns[1].metric("Uptime", uptime, border=True)
+    users = f"{health.n_users:,}" if health.n_users is not None else "—"
+    columns[2].metric("Users", users, border=True)
+    movies = f"{health.n_items:,}" if health.n_items is not None else "—"
+    columns[3].metric("Movies", movies, border=True)
+    if health.model_version:
+        st.markdown(
+            f"Serving model **`{health.model_version}`**, loaded "
+            f"{humanize_timestamp(health.model_loaded_at)}."
+        )
+    return health
+
+
+def model_section() -> None:
+    """What the served model is and how it scored offline."""
+    st.subheader("Model", anchor=False)
+    description = current_model_description()
+    if description is None:
+        st.info("The model's description is not available (no model exported yet).")
+        return
+    facts = {
+        "Algorithm": description.model_name or description.model_kind,
+        "Trained": humanize_timestamp(description.trained_at),
+        "Dataset": description.dataset,
+        "Split": description.split_strategy,
+    }
+    st.markdown(" · ".join(f"**{key}:** {value}" for key, value in facts.items() if value))
+    table = metrics_table(description.metrics)
+    if table.empty:
+        st.info("No offline metrics were recorded for this model.")
+        return
+    st.markdown("**Offline evaluation** (mean over the evaluated users)")
+    users = {
+        name.removesuffix("_users"): value
+        for name, value in description.metrics.items()
+        if name.endswith("_users") and isinstance(value, int)
+    }
+    if users:
+        st.caption(" · ".join(f"{split}: {count:,} users" for split, count in users.items()))
+    st.dataframe(
+        table,
+        column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns},
+    )
+
+
+def render() -> None:
+    """The About page."""
+    st.title(":material/info: About MovieRec")
+    st.caption(
+        "A movie recommender trained on MovieLens ratings, served by a FastAPI service. "
+        "This page shows what is running right now."
+    )
+    client = current_client()
+    health = health_section(client)
+    if health is not None:
+        model_section()
+    st.subheader("API", anchor=False)
+    st.markdown(
+        f"The frontend talks to **{client.base_url}**. Interactive documentation: "
+        f"[Swagger UI]({client.docs_url}) · [ReDoc]({client.redoc_url})"
+    )
+
+
+render()

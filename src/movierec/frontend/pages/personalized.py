@@ -1,0 +1,135 @@
+"""Personalized page: the top movies for one user, with genre and year filters.
+
+A Streamlit page script, run by `st.navigation` in `app.py`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from movierec.frontend.api_client import ApiError, Recommendations
+from movierec.frontend.catalogue import Catalogue
+from movierec.frontend.components import (
+    current_catalogue,
+    current_client,
+    movie_cards,
+    show_error,
+)
+
+QUERY_KEY = "personalized_query"
+
+
+def parse_user_id(text: str) -> int:
+    """The user id typed by a person; ValueError with a message when it is not one."""
+    cleaned = text.strip()
+    if not cleaned.isdigit() or int(cleaned) < 1:
+        raise ValueError(
+            f"“{text.strip()}” is not a user id: type a whole number of 1 or more, such as 42."
+        )
+    return int(cleaned)
+
+
+def fallback_notice(answer: Recommendations) -> str:
+    """Explain in words why the answer is not personalised."""
+    if answer.fallback_reason == "unknown_user":
+        return (
+            f"User {answer.user_id} is not among the users the model was trained on, so these "
+            "are the most popular movies (matching your filters) instead of personal picks."
+        )
+    if answer.fallback_reason == "insufficient_candidates":
+        return (
+            f"Few movies match these filters for user {answer.user_id}, so the model's picks "
+            "are topped up with popular movies. Widen the filters for more personal picks."
+        )
+    reason = (answer.fallback_reason or "unspecified").replace("_", " ")
+    return (
+        f"These are not only personal picks for user {answer.user_id} (reason: {reason}); "
+        "popular movies fill the list."
+    )
+
+
+def query_form(catalogue: Catalogue | None) -> None:
+    """The inputs; a submitted, valid query is kept in the session so results survive reruns."""
+    with st.form("personalized"):
+        user_column, k_column, seen_column = st.columns([1, 2, 1.2], vertical_alignment="bottom")
+        user_text = user_column.text_input(
+            "User id", value="1", help="A MovieLens user id, e.g. 42."
+        )
+        k = k_column.slider("How many movies", min_value=1, max_value=50, value=12)
+        exclude_seen = seen_column.toggle("Hide movies already rated", value=True)
+        genre_column, year_column = st.columns(2)
+        genres = genre_column.multiselect(
+            "Genres",
+            options=catalogue.genres if catalogue else [],
+            placeholder="Any genre",
+            help="Only movies having at least one of these genres.",
+        )
+        years = None
+        if catalogue and catalogue.years and catalogue.years[0] < catalogue.years[1]:
+            years = year_column.slider(
+                "Release years", catalogue.years[0], catalogue.years[1], value=catalogue.years
+            )
+        submitted = st.form_submit_button(
+            "Recommend", type="primary", icon=":material/auto_awesome:"
+        )
+    if not submitted:
+        return
+    try:
+        user_id = parse_user_id(user_text)
+    except ValueError as exc:
+        st.session_state.pop(QUERY_KEY, None)
+        st.error(str(exc), icon=":material/front_hand:")
+        return
+    full_range = catalogue.years if catalogue else None
+    st.session_state[QUERY_KEY] = {
+        "user_id": user_id,
+        "k": k,
+        "exclude_seen": exclude_seen,
+        "genres": genres,
+        "year_min": years[0] if years and full_range and years[0] > full_range[0] else None,
+        "year_max": years[1] if years and full_range and years[1] < full_range[1] else None,
+    }
+
+
+def results() -> None:
+    """Ask the API for the submitted query and show the answer."""
+    query = st.session_state.get(QUERY_KEY)
+    if query is None:
+        st.info(
+            "Type a user id and press **Recommend** to see their movies.",
+            icon=":material/arrow_upward:",
+        )
+        return
+    try:
+        answer = current_client().recommend(**query)
+    except ApiError as exc:
+        show_error(exc)
+        return
+    if answer.is_fallback:
+        st.warning(fallback_notice(answer), icon=":material/ac_unit:")
+    if answer.fallback_reason == "unknown_user":
+        st.subheader("Popular picks", anchor=False)
+    else:
+        st.subheader(f"Picked for user {answer.user_id}", anchor=False)
+        st.caption(f"Model `{answer.model_version}` · best match first")
+    if not answer.recommendations:
+        st.info("No movie matches these filters: widen the years or pick other genres.")
+        return
+    movie_cards(answer.recommendations)
+
+
+def render() -> None:
+    st.title(":material/recommend: Movies picked for you")
+    st.caption(
+        "Recommendations from what a MovieLens user has rated. "
+        "Users the model does not know get the most popular movies instead."
+    )
+    try:
+        catalogue: Catalogue | None = current_catalogue()
+    except ApiError:
+        catalogue = None
+    query_form(catalogue)
+    results()
+
+
+render()

@@ -1,0 +1,23 @@
+"""The bundle the frontend tests serve: synthetic, with offline metrics as training writes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from movierec.artifacts import MODEL_METADATA, read_json, write_json
+from tests.bundles import build_synthetic_bundle
+
+OFFLINE_METRICS = {
+    "validation": {"ndcg@10": 0.334, "precision@10": 0.21, "ndcg@5": 0.3},
+    "test": {"ndcg@10": 0.312, "precision@10": 0.19, "ndcg@5": 0.29},
+    "validation_users": 100,
+    "test_users": 98,
+}
+
+
+def frontend_bundle(directory: Path) -> Path:
+    """A synthetic production bundle whose metadata carries `OFFLINE_METRICS`."""
+    build_synthetic_bundle(directory)
+    metadata = read_json(directory / MODEL_METADATA)
+    write_json(directory / MODEL_METADATA, {**metadata, "metrics": OFFLINE_METRICS})
+    return directory
