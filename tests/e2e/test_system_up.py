@@ -106,8 +106,12 @@ def test_make_up_starts_trains_serves_and_stops(
     assert registered.status_code == 200
     assert registered.json()["registered_model"]["aliases"][0]["alias"] == "production"
 
-    # Ctrl-C reaches the whole foreground process group, as in a terminal.
+    # Ctrl-C reaches the whole foreground process group, as in a terminal. make itself exits
+    # at once; `movierec up` goes on stopping the services, which takes a few seconds.
     os.killpg(process.pid, signal.SIGINT)
     process.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "All services stopped." not in output.read_text():
+        time.sleep(0.5)
     assert "All services stopped." in output.read_text()
     assert not any(_port_open(port) for port in ports.values())
