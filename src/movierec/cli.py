@@ -213,12 +213,12 @@ def frontend(
 ) -> None:
     """Streamlit frontend on port 8502, talking to the recommendation API."""
     from movierec.config import get_settings
-    from movierec.frontend.launch import run_frontend
+    from movierec.streamlit_app import FRONTEND_APP, exec_streamlit
 
     settings = get_settings().frontend
-    if api_url:
-        settings = settings.model_copy(update={"api_url": api_url})
-    run_frontend(settings, port)
+    exec_streamlit(
+        FRONTEND_APP, port or settings.port, {"MOVIEREC_API_URL": api_url or settings.api_url}
+    )
 
 
 # --- monitoring -------------------------------------------------------------------------
@@ -361,9 +361,14 @@ def dashboard(
 ) -> None:
     """Monitoring dashboard (Streamlit) over the request log, on port 8501."""
     from movierec.config import get_settings
-    from movierec.monitoring.launch import run_dashboard
+    from movierec.streamlit_app import DASHBOARD_APP, exec_streamlit
 
-    raise typer.Exit(run_dashboard(get_settings().monitoring, port))
+    settings = get_settings().monitoring
+    exec_streamlit(
+        DASHBOARD_APP,
+        port or settings.dashboard_port,
+        {"MOVIEREC_MONITORING__LOG_DB": str(settings.log_db)},
+    )
 
 
 # --- whole system -----------------------------------------------------------------------

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from movierec.config import SimulatorSettings
-from movierec.monitoring.launch import dashboard_command
 from movierec.monitoring.simulator import simulate, traffic_sources
+from movierec.streamlit_app import DASHBOARD_APP, streamlit_command
 from tests.bundles import build_bundle
 from tests.servers import REPO_ROOT, free_port, running_api, stop_process, wait_for_http
 from tests.synthetic import generate
@@ -81,7 +81,7 @@ def dashboard_url(served_log: dict[str, str], tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, **served_log}
     with (tmp_path / "streamlit.log").open("wb") as output:
         process = subprocess.Popen(
-            dashboard_command(port, address="127.0.0.1"),
+            streamlit_command(DASHBOARD_APP, port, address="127.0.0.1"),
             env=env,
             cwd=REPO_ROOT,
             stdout=output,

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from movierec.artifacts import ITEM_FEATURES, read_json
-from movierec.frontend.launch import streamlit_command
+from movierec.streamlit_app import FRONTEND_APP, streamlit_command
 from tests.frontend.bundle import frontend_bundle
 from tests.servers import REPO_ROOT, free_port, running_api, stop_process, wait_for_http
 
@@ -63,7 +63,7 @@ def frontend_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         }
         with (logs / "streamlit.log").open("w") as output:
             process = subprocess.Popen(
-                streamlit_command(port, address="127.0.0.1"),
+                streamlit_command(FRONTEND_APP, port, address="127.0.0.1"),
                 env=env,
                 cwd=REPO_ROOT,
                 stdout=output,

@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from movierec.artifacts import ITEM_FEATURES, read_json
-from movierec.frontend.launch import APP_PATH
+from movierec.streamlit_app import FRONTEND_APP
 from tests.frontend.bundle import frontend_bundle
 from tests.servers import running_api
 
@@ -92,6 +92,6 @@ def frontend_app(monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> Callable[[
     def make(url: str) -> AppTest:
         monkeypatch.setenv("MOVIEREC_API_URL", url)
         monkeypatch.setenv("MOVIEREC_SERVING__MODEL_DIR", str(model_dir))
-        return AppTest.from_file(str(APP_PATH), default_timeout=APP_TIMEOUT_S)
+        return AppTest.from_file(str(FRONTEND_APP), default_timeout=APP_TIMEOUT_S)
 
     return make

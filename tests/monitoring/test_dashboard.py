@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from movierec.monitoring.launch import DASHBOARD_PATH
+from movierec.streamlit_app import DASHBOARD_APP
 from tests.monitoring.log_rows import write_log
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def dashboard_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run_dashboard() -> AppTest:
-    app = AppTest.from_file(str(DASHBOARD_PATH), default_timeout=60)
+    app = AppTest.from_file(str(DASHBOARD_APP), default_timeout=60)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
