@@ -8,7 +8,6 @@ stops them all cleanly on Ctrl-C (or when one of them dies).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -179,6 +178,8 @@ def run_system(
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Explicit handlers: a process started in the background inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, _terminate)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         while True:
@@ -191,5 +192,8 @@ def run_system(
     except KeyboardInterrupt:
         console.print("Stopping every service...")
     finally:
+        # A second Ctrl-C (terminals and `uv run` both deliver one) must not cut the shutdown.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all(processes)
         console.print("All services stopped.")

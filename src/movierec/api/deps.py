@@ -33,8 +33,12 @@ async def get_state(request: Request) -> ServingState:
 StateDep = Annotated[ServingState, Depends(get_state)]
 
 
-async def get_recommender(state: StateDep) -> Recommender:
-    """The current model, or 503 saying why there is none and how to build one."""
+async def get_recommender(request: Request) -> Recommender:
+    """The current model, or 503 saying why there is none and how to build one.
+
+    It reads the state itself rather than through `StateDep`: each level of dependencies
+    costs FastAPI more per request than this function does."""
+    state: ServingState = request.app.state.serving
     recommender = state.recommender
     if recommender is None:
         raise ModelNotReadyError(

@@ -31,13 +31,13 @@ from movierec.api.logger import ServedRequest
 from movierec.api.middleware import RequestLogMiddleware
 from movierec.api.model_loader import BundleError
 from movierec.api.recommender import Ranking, Recommender
+from movierec.api.render import encode, json_object
 from movierec.api.schemas import (
     MAX_K,
     ErrorResponse,
     Filters,
     HealthResponse,
     LogCounters,
-    Movie,
     PopularResponse,
     RecommendRequest,
     RecommendResponse,
@@ -58,21 +58,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     ]
 }
 
+NO_FILTERS = Filters()
+
 router = APIRouter()
-
-
-def movies(recommender: Recommender, ranking: Ranking) -> list[Movie]:
-    items = recommender.model.items
-    return [
-        Movie(
-            movie_id=items[column].movie_id,
-            title=items[column].title,
-            score=score,
-            year=items[column].year,
-            genres=items[column].genres,
-        )
-        for column, score in zip(ranking.columns.tolist(), ranking.scores.tolist(), strict=True)
-    ]
 
 
 def served(
@@ -126,19 +114,19 @@ async def health(state: StateDep, response: Response) -> HealthResponse:
 @router.post("/recommend", response_model=RecommendResponse, responses=ERRORS)
 async def recommend(
     body: RecommendRequest, recommender: RecommenderDep, trace: TraceDep
-) -> RecommendResponse:
+) -> Response:
     """Top-k movies for a user; unknown users get popular movies (`is_fallback`)."""
-    filters = body.filters or Filters()
+    filters = body.filters or NO_FILTERS
     ranking = recommender.recommend(
         body.user_id, body.k, body.exclude_seen, filters.genres, filters.year_min, filters.year_max
     )
     trace.served = served("/recommend", body.user_id, recommender, ranking)
-    return RecommendResponse(
-        user_id=body.user_id,
-        recommendations=movies(recommender, ranking),
-        model_version=recommender.version,
-        is_fallback=ranking.is_fallback,
-        fallback_reason=ranking.fallback_reason,
+    return json_object(
+        user_id=encode(body.user_id),
+        recommendations=recommender.movie_json.array(ranking.columns, ranking.scores),
+        model_version=encode(recommender.version),
+        is_fallback=encode(ranking.is_fallback),
+        fallback_reason=encode(ranking.fallback_reason),
     )
 
 
@@ -147,18 +135,16 @@ async def recommend(
     response_model=SimilarResponse,
     responses={404: {"model": ErrorResponse, "description": "Unknown movie"}, **ERRORS},
 )
-async def similar(
-    body: SimilarRequest, recommender: RecommenderDep, trace: TraceDep
-) -> SimilarResponse:
+async def similar(body: SimilarRequest, recommender: RecommenderDep, trace: TraceDep) -> Response:
     """Movies most similar to a seed movie (cosine of item embeddings, via FAISS)."""
     ranking = recommender.similar(body.movie_id, body.k)
     trace.served = served("/similar", None, recommender, ranking)
     seed = recommender.model.items[recommender.model.item_columns[body.movie_id]]
-    return SimilarResponse(
-        movie_id=body.movie_id,
-        title=seed.title,
-        similar_items=movies(recommender, ranking),
-        model_version=recommender.version,
+    return json_object(
+        movie_id=encode(body.movie_id),
+        title=encode(seed.title),
+        similar_items=recommender.movie_json.array(ranking.columns, ranking.scores),
+        model_version=encode(recommender.version),
     )
 
 
@@ -168,14 +154,14 @@ async def popular(
     trace: TraceDep,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     genre: Annotated[str | None, Query(max_length=64, description="empty means all")] = None,
-) -> PopularResponse:
+) -> Response:
     """Most popular movies, optionally of one genre (422 lists the valid genres)."""
     ranking = recommender.popular(k, genre or None)
     trace.served = served("/popular", None, recommender, ranking)
-    return PopularResponse(
-        recommendations=movies(recommender, ranking),
-        source="popularity",
-        model_version=recommender.version,
+    return json_object(
+        recommendations=recommender.movie_json.array(ranking.columns, ranking.scores),
+        source=encode("popularity"),
+        model_version=encode(recommender.version),
     )
 
 

@@ -19,9 +19,11 @@ import scipy.sparse as sp
 from movierec.api import fallback
 from movierec.api.errors import InvalidFieldError, UnknownMovieError
 from movierec.api.model_loader import LoadedModel
+from movierec.api.render import MovieJson
 from movierec.api.schemas import FallbackReason
 
 UNKNOWN_YEAR = -1
+NO_COLUMNS = np.empty(0, dtype=np.int64)
 
 
 class Scorer(Protocol):
@@ -86,6 +88,14 @@ def top_k(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     columns = np.flatnonzero(candidates)
     if len(columns) > k:
         columns = columns[np.argpartition(-scores[columns], k - 1)[:k]]
+    return columns[np.argsort(-scores[columns], kind="stable")]
+
+
+def top_k_unfiltered(scores: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the `k` best of all `scores` (`k` < their number), best first; `-inf` never
+    wins. No mask, no candidate list: the common request (no filters) allocates nothing of
+    the catalogue's size except one copy of the scores."""
+    columns = np.argpartition(-scores, k - 1)[:k]
     return columns[np.argsort(-scores[columns], kind="stable")]
 
 
@@ -154,11 +164,17 @@ class Recommender:
         self.version = model.metadata.version
         self.masks = ItemMasks(model)
         self.popular_order = fallback.popularity_order(model.popularity)
+        self.movie_json = MovieJson(model.items)
         self.scorer: Scorer
         if model.item_weights is not None:
             self.scorer = ItemWeightsScorer(model.user_items, model.item_weights)
         else:
             self.scorer = EmbeddingScorer(model.user_embeddings, model.item_embeddings)
+
+    def seen(self, row: int) -> np.ndarray:
+        """Columns of the items the user at `row` interacted with."""
+        indptr = self.model.user_items.indptr
+        return np.asarray(self.model.user_items.indices[indptr[row] : indptr[row + 1]])
 
     def _check_k(self, k: int, loc: Sequence[str]) -> None:
         if k > self.max_k:
@@ -182,11 +198,15 @@ class Recommender:
             popularity = self.model.popularity[columns]
             return Ranking(columns, popularity, True, FallbackReason.UNKNOWN_USER)
         scores = self.scorer.score(row)
+        seen = self.seen(row) if exclude_seen else NO_COLUMNS
+        if eligible is None and not self.scorer.sparse and self.model.n_items - len(seen) > k:
+            ranked = scores.copy()
+            ranked[seen] = -np.inf
+            columns = top_k_unfiltered(ranked, k)
+            return Ranking(columns, scores[columns])
         if eligible is None:
             eligible = np.ones(self.model.n_items, dtype=bool)
-        if exclude_seen:
-            indptr = self.model.user_items.indptr
-            eligible[self.model.user_items.indices[indptr[row] : indptr[row + 1]]] = False
+        eligible[seen] = False
         candidates = eligible & (scores > 0) if self.scorer.sparse else eligible
         columns = top_k(scores, candidates, k)
         if len(columns) == k:
