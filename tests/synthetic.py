@@ -15,27 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ML100K_GENRES = [
-    "unknown",
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-]
+from movierec.data.loaders import ML100K_GENRES
+
 GROUP_GENRES = [["Action", "Sci-Fi"], ["Comedy", "Romance"], ["Drama", "War"], ["Horror"]]
 START_TS = 874_724_710  # 1997-09-20, like ml-100k
 
