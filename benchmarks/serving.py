@@ -141,6 +141,7 @@ def benchmark(model_dir: Path, duration_s: int, connections: int, threads: int) 
     users = [int(u) for u in read_json(model_dir / USER_MAPPING)]
     movies = [int(m) for m in read_json(model_dir / ITEM_MAPPING)]
     metadata = read_json(model_dir / MODEL_METADATA)
+    load_before = os.getloadavg()
     endpoints: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         log_db = Path(tmp) / "requests.db"
@@ -169,7 +170,14 @@ def benchmark(model_dir: Path, duration_s: int, connections: int, threads: int) 
             "n_users": metadata["n_users"],
             "n_items": metadata["n_items"],
         },
-        "load": {"duration_s": duration_s, "connections": connections, "threads": threads},
+        "load": {
+            "duration_s": duration_s,
+            "connections": connections,
+            "threads": threads,
+            # Other work on the machine shares its 2 cores with the server and wrk.
+            "load_average_1_5_15_before": [round(value, 2) for value in load_before],
+            "load_average_1_5_15_after": [round(value, 2) for value in os.getloadavg()],
+        },
         "endpoints": endpoints,
         "log": {
             "rows_after_shutdown": rows,

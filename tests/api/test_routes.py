@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
+from movierec.api.schemas import PopularResponse, RecommendResponse, SimilarResponse
 from tests.api.conftest import ClientFactory, popularity_ranking, seen_movies
 from tests.synthetic import GROUP_GENRES, SyntheticMovieLens
 
@@ -324,3 +327,41 @@ def test_oversized_chunked_body_is_413(client: TestClient) -> None:
     )
     assert response.status_code == 413
     assert "bytes" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "model"),
+    [
+        ("POST", "/recommend", {"user_id": KNOWN_USER, "k": 5}, RecommendResponse),
+        ("POST", "/recommend", {"user_id": KNOWN_USER, "exclude_seen": False}, RecommendResponse),
+        ("POST", "/recommend", {"user_id": UNKNOWN_USER, "k": 3}, RecommendResponse),
+        (
+            "POST",
+            "/recommend",
+            {"user_id": KNOWN_USER, "k": 50, "filters": {"genres": [ALL_GENRES[0]]}},
+            RecommendResponse,
+        ),
+        ("POST", "/similar", {"movie_id": 1, "k": 4}, SimilarResponse),
+        ("GET", "/popular?k=6", None, PopularResponse),
+    ],
+)
+def test_pre_encoded_answers_match_their_documented_models(
+    client: TestClient,
+    synthetic_data: SyntheticMovieLens,
+    method: str,
+    path: str,
+    payload: dict | None,
+    model: type[BaseModel],
+) -> None:
+    """The routes encode JSON themselves; it must be exactly what the response model says."""
+    response = client.request(method, path, json=payload)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    parsed = model.model_validate_json(response.content, strict=True)
+    assert json.loads(parsed.model_dump_json()) == response.json()
+    movies = items_by_id(synthetic_data)
+    listed = response.json().get("recommendations") or response.json()["similar_items"]
+    for movie in listed:
+        item = movies[movie["movie_id"]]
+        assert movie["title"] == item["title"]
+        assert movie["genres"] == list(item["genres"])

@@ -18,7 +18,6 @@ from movierec.api.errors import (
     AdminDisabledError,
     ModelNotReadyError,
 )
-from movierec.api.middleware import TRACE_KEY, RequestTrace
 from movierec.api.recommender import Recommender
 from movierec.api.state import ServingState
 
@@ -49,14 +48,6 @@ async def get_recommender(request: Request) -> Recommender:
 
 
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
-
-
-async def get_trace(request: Request) -> RequestTrace:
-    trace: RequestTrace = request.scope[TRACE_KEY]
-    return trace
-
-
-TraceDep = Annotated[RequestTrace, Depends(get_trace)]
 
 
 async def require_admin(

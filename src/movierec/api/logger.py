@@ -1,7 +1,7 @@
 """The request logger: one row per served request into SQLite, off the request path.
 
 Requests put a `LogEntry` on a bounded in-memory queue and return at once; one writer thread
-drains it and inserts in batches (`executemany`, one transaction) every `flush_interval_s` or
+drains it and inserts in batches (one statement, one transaction) every `flush_interval_s` or
 every `batch_size` rows, whichever comes first. A full queue drops the entry and counts it, so
 logging never blocks a request. `stop` writes everything still queued. Several worker
 processes may write to the same database: it is in WAL mode and waits up to `busy_timeout`
@@ -20,11 +20,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from movierec.request_log import INSERT, TIMESTAMP_FORMAT, connect_writer
+from movierec.request_log import COLUMNS, TABLE, TIMESTAMP_FORMAT, connect_writer
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+JSON_COLUMNS = frozenset({"recommendations", "scores"})
+# One statement inserts a whole batch sent as one JSON array of rows. `executemany` would
+# release and re-take the GIL for every row, and each re-take waits for the event loop.
+INSERT_BATCH = (
+    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT "
+    + ", ".join(
+        f"value {'->' if name in JSON_COLUMNS else '->>'} {position}"
+        for position, name in enumerate(COLUMNS)
+    )
+    + " FROM json_each(?)"
+)
 
 
 @dataclass(frozen=True)
@@ -48,21 +59,21 @@ class LogEntry:
     timestamp: datetime
     latency_ms: float
 
-    def row(self) -> tuple[object, ...]:
-        """The `request_logs` row, in `movierec.request_log.COLUMNS` order."""
+    def row(self) -> list[object]:
+        """The `request_logs` row as a JSON array, in `movierec.request_log.COLUMNS` order."""
         served = self.served
-        return (
+        return [
             str(uuid.uuid4()),
             self.timestamp.strftime(TIMESTAMP_FORMAT),
             served.user_id,
             served.endpoint,
             served.model_version,
-            json.dumps(served.movie_ids),
-            json.dumps([round(score, 6) for score in served.scores]),
+            served.movie_ids,
+            [round(score, 6) for score in served.scores],
             self.latency_ms,
             int(served.is_fallback),
             served.fallback_reason if served.is_fallback else None,
-        )
+        ]
 
 
 @dataclass(frozen=True)
@@ -161,7 +172,7 @@ class RequestLogger:
     def _write(self, conn: sqlite3.Connection, batch: list[LogEntry]) -> None:
         try:
             with conn:
-                conn.executemany(INSERT, [entry.row() for entry in batch])
+                conn.execute(INSERT_BATCH, (json.dumps([entry.row() for entry in batch]),))
         except (sqlite3.Error, OverflowError, ValueError):
             log.exception("could not write %d request-log rows to %s", len(batch), self.db_path)
             with self._lock:

@@ -22,13 +22,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import faiss
-from fastapi import APIRouter, Depends, FastAPI, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from threadpoolctl import threadpool_limits
 
-from movierec.api.deps import RecommenderDep, StateDep, TraceDep, require_admin
+from movierec.api.deps import RecommenderDep, StateDep, require_admin
 from movierec.api.errors import ReloadRejectedError, install_error_handlers
 from movierec.api.logger import ServedRequest
-from movierec.api.middleware import RequestLogMiddleware
+from movierec.api.middleware import TRACE_KEY, RequestLogMiddleware, RequestTrace
 from movierec.api.model_loader import BundleError
 from movierec.api.recommender import Ranking, Recommender
 from movierec.api.render import encode, json_object
@@ -44,6 +44,8 @@ from movierec.api.schemas import (
     ReloadResponse,
     SimilarRequest,
     SimilarResponse,
+    openapi_body,
+    parse_body,
 )
 from movierec.api.state import ServingState
 from movierec.config import ServingSettings, get_settings
@@ -64,9 +66,11 @@ router = APIRouter()
 
 
 def served(
-    endpoint: str, user_id: int | None, recommender: Recommender, ranking: Ranking
-) -> ServedRequest:
-    return ServedRequest(
+    request: Request, endpoint: str, user_id: int | None, recommender: Recommender, ranking: Ranking
+) -> None:
+    """Leave what the route served on the request's trace, for the middleware to log."""
+    trace: RequestTrace = request.scope[TRACE_KEY]
+    trace.served = ServedRequest(
         endpoint=endpoint,
         user_id=user_id,
         model_version=recommender.version,
@@ -111,16 +115,20 @@ async def health(state: StateDep, response: Response) -> HealthResponse:
     )
 
 
-@router.post("/recommend", response_model=RecommendResponse, responses=ERRORS)
-async def recommend(
-    body: RecommendRequest, recommender: RecommenderDep, trace: TraceDep
-) -> Response:
+@router.post(
+    "/recommend",
+    response_model=RecommendResponse,
+    responses=ERRORS,
+    openapi_extra=openapi_body(RecommendRequest),
+)
+async def recommend(request: Request, recommender: RecommenderDep) -> Response:
     """Top-k movies for a user; unknown users get popular movies (`is_fallback`)."""
+    body = parse_body(RecommendRequest, await request.body())
     filters = body.filters or NO_FILTERS
     ranking = recommender.recommend(
         body.user_id, body.k, body.exclude_seen, filters.genres, filters.year_min, filters.year_max
     )
-    trace.served = served("/recommend", body.user_id, recommender, ranking)
+    served(request, "/recommend", body.user_id, recommender, ranking)
     return json_object(
         user_id=encode(body.user_id),
         recommendations=recommender.movie_json.array(ranking.columns, ranking.scores),
@@ -134,11 +142,13 @@ async def recommend(
     "/similar",
     response_model=SimilarResponse,
     responses={404: {"model": ErrorResponse, "description": "Unknown movie"}, **ERRORS},
+    openapi_extra=openapi_body(SimilarRequest),
 )
-async def similar(body: SimilarRequest, recommender: RecommenderDep, trace: TraceDep) -> Response:
+async def similar(request: Request, recommender: RecommenderDep) -> Response:
     """Movies most similar to a seed movie (cosine of item embeddings, via FAISS)."""
+    body = parse_body(SimilarRequest, await request.body())
     ranking = recommender.similar(body.movie_id, body.k)
-    trace.served = served("/similar", None, recommender, ranking)
+    served(request, "/similar", None, recommender, ranking)
     seed = recommender.model.items[recommender.model.item_columns[body.movie_id]]
     return json_object(
         movie_id=encode(body.movie_id),
@@ -150,14 +160,14 @@ async def similar(body: SimilarRequest, recommender: RecommenderDep, trace: Trac
 
 @router.get("/popular", response_model=PopularResponse, responses=ERRORS)
 async def popular(
+    request: Request,
     recommender: RecommenderDep,
-    trace: TraceDep,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     genre: Annotated[str | None, Query(max_length=64, description="empty means all")] = None,
 ) -> Response:
     """Most popular movies, optionally of one genre (422 lists the valid genres)."""
     ranking = recommender.popular(k, genre or None)
-    trace.served = served("/popular", None, recommender, ranking)
+    served(request, "/popular", None, recommender, ranking)
     return json_object(
         recommendations=recommender.movie_json.array(ranking.columns, ranking.scores),
         source=encode("popularity"),

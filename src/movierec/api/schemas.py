@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 MAX_K = 100
 MAX_ID = 2**63 - 1
@@ -131,3 +140,45 @@ class ErrorResponse(BaseModel):
     """Every 4xx/5xx body: a message, or FastAPI's list of field errors for a 422."""
 
     detail: str | list[dict[str, object]]
+
+
+RequestModel = TypeVar("RequestModel", bound=Request)
+
+
+def parse_body(model: type[RequestModel], raw: bytes) -> RequestModel:
+    """Validate a JSON body straight from its bytes (pydantic-core, no `json.loads`).
+
+    Errors become the `RequestValidationError` FastAPI raises for a typed body parameter
+    (locations under "body"), so the one error mapping answers them with the same 422.
+    """
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors: list[dict[str, Any]] = []
+        for error in exc.errors(include_url=False):
+            if error["type"] == "json_invalid":
+                error = {**error, "msg": "JSON decode error", "ctx": {"error": error["msg"]}}
+            errors.append({**error, "loc": ("body", *error["loc"])})
+        raise RequestValidationError(errors) from None
+
+
+def openapi_body(model: type[Request]) -> dict[str, Any]:
+    """The OpenAPI `requestBody` of a route that parses `model` itself with `parse_body`.
+
+    Nested models are inlined: their `#/$defs/...` references would not resolve in the
+    OpenAPI document."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref", "")
+            if reference.startswith("#/$defs/"):
+                return inline(definitions[reference.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    content = {"application/json": {"schema": inline(schema)}}
+    return {"requestBody": {"required": True, "content": content}}
