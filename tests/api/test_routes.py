@@ -304,6 +304,8 @@ def test_without_a_bundle_the_service_starts_and_says_how_to_fix_it(
             client.post("/recommend", json={"user_id": 1}),
             client.post("/similar", json={"movie_id": 1}),
             client.get("/popular"),
+            client.get("/movies"),
+            client.get("/model"),
         ):
             assert response.status_code == 503
             assert "make train" in response.json()["detail"]
@@ -313,6 +315,26 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/health", "/recommend", "/similar", "/popular", "/admin/reload"} <= set(paths)
+
+
+def test_movies_lists_the_whole_catalogue(
+    client: TestClient, synthetic_data: SyntheticMovieLens
+) -> None:
+    movies = client.get("/movies").json()["movies"]
+    expected = items_by_id(synthetic_data)
+    assert sorted(movie["movie_id"] for movie in movies) == sorted(expected)
+    for movie in movies:
+        item = expected[movie["movie_id"]]
+        assert (movie["title"], movie["year"]) == (item["title"], item["year"])
+        assert movie["genres"] == item["genres"]
+
+
+def test_model_describes_the_served_bundle(client: TestClient, scorer: str) -> None:
+    body = client.get("/model").json()
+    assert body["version"] == client.get("/health").json()["model_version"]
+    assert body["scorer"] == scorer
+    assert body["n_items"] == 90
+    assert isinstance(body["hyperparameters"], dict) and isinstance(body["metrics"], dict)
 
 
 def test_oversized_chunked_body_is_413(client: TestClient) -> None:

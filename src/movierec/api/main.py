@@ -34,10 +34,12 @@ from movierec.api.recommender import Ranking, Recommender
 from movierec.api.render import encode, json_object
 from movierec.api.schemas import (
     MAX_K,
+    CatalogueMovie,
     ErrorResponse,
     Filters,
     HealthResponse,
     LogCounters,
+    MoviesResponse,
     PopularResponse,
     RecommendRequest,
     RecommendResponse,
@@ -48,6 +50,7 @@ from movierec.api.schemas import (
     parse_body,
 )
 from movierec.api.state import ServingState
+from movierec.artifacts import ModelMetadata
 from movierec.config import ServingSettings, get_settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -173,6 +176,25 @@ async def popular(
         source=encode("popularity"),
         model_version=encode(recommender.version),
     )
+
+
+@router.get("/movies", response_model=MoviesResponse, responses=ERRORS)
+async def movies(recommender: RecommenderDep) -> MoviesResponse:
+    """The served catalogue: every movie with its year and genres (not logged: no ranking)."""
+    return MoviesResponse(
+        movies=[
+            CatalogueMovie(
+                movie_id=item.movie_id, title=item.title, year=item.year, genres=item.genres
+            )
+            for item in recommender.model.items
+        ]
+    )
+
+
+@router.get("/model", response_model=ModelMetadata, responses=ERRORS)
+async def model_description(recommender: RecommenderDep) -> ModelMetadata:
+    """The served model's metadata: version, kind, training date, hyper-parameters, metrics."""
+    return recommender.model.metadata
 
 
 @router.post(

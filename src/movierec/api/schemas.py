@@ -99,6 +99,19 @@ class SimilarResponse(BaseModel):
     model_version: str
 
 
+class CatalogueMovie(BaseModel):
+    movie_id: int
+    title: str
+    year: int | None = Field(description="Release year; null when unknown")
+    genres: list[str]
+
+
+class MoviesResponse(BaseModel):
+    """Every movie the served model knows, in catalogue order (for search boxes and filters)."""
+
+    movies: list[CatalogueMovie]
+
+
 class PopularResponse(BaseModel):
     recommendations: list[Movie]
     source: Literal["popularity"]
