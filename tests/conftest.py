@@ -52,7 +52,8 @@ def settings_in(
 ) -> Settings:
     """Settings whose every path lives under `root`, reading ml-100k from `mirror`.
 
-    `checksums` are those of the mirror's ml-100k files; None turns verification off.
+    `checksums` are those of the mirror's ml-100k files; None keeps configs/data.yaml's (the
+    real ml-100k's), so a real mirror is verified as in production.
     """
     data = {
         "base_url": str(mirror),
@@ -79,9 +80,10 @@ def settings_in(
     settings = load_settings(
         data=data, training=training, serving=serving, monitoring=monitoring, **sections
     )
-    # Assigned after loading: keyword overrides are deep-merged into configs/data.yaml, which
-    # would otherwise keep the real ml-100k checksums.
-    settings.data.checksums = {"ml-100k": checksums} if checksums is not None else {}
+    if checksums is not None:
+        # Assigned after loading: keyword overrides are deep-merged into configs/data.yaml,
+        # which would otherwise keep the real files' checksums beside the synthetic ones.
+        settings.data.checksums = {"ml-100k": checksums}
     return settings
 
 
