@@ -1,129 +1,146 @@
-"""The monitoring dashboard in headless Chromium, over traffic a real API served.
+"""The monitoring dashboard in headless Chromium, over traffic the real system served on ml-100k.
 
-Two model versions serve simulated traffic in turn (real uvicorn processes, real request log),
-then `streamlit run dashboard.py` serves the dashboard on a free port; Chromium waits for the
-charts to draw, checks the key text and saves `screenshots/dashboard.png` (git-ignored) for
-the README.
+The real offline pipeline's bundle (session fixture `ml100k_settings`) is served by a real API
+process while the traffic simulator replays the held-out users of the pipeline's test split;
+then `streamlit run dashboard.py` reads that request log. Chromium waits for the charts to
+draw, checks the KPI cards and the replay section, and saves `screenshots/dashboard.png`.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Page, expect
 
-from movierec.config import SimulatorSettings
+from movierec.artifacts import MODEL_METADATA, read_json
+from movierec.config import Settings, SimulatorSettings
 from movierec.monitoring.simulator import simulate, traffic_sources
-from movierec.streamlit_app import DASHBOARD_APP, streamlit_command
-from tests.bundles import build_bundle
-from tests.servers import REPO_ROOT, free_port, running_api, stop_process, wait_for_http
-from tests.synthetic import generate
+from movierec.streamlit_app import DASHBOARD_APP
+from tests.conftest import requires_ml100k
+from tests.e2e.conftest import requires_chromium, running_streamlit, save_screenshot
+from tests.servers import running_api
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOT = REPO_ROOT / "screenshots" / "dashboard.png"
 MIX = SimulatorSettings(unknown_user_share=0.1, similar_share=0.25, popular_share=0.15)
+CHARTS = 7
+WAIT_MS = 60_000
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"headless Chromium not found at {CHROMIUM}"),
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    requires_ml100k,
+    requires_chromium,
 ]
 
 
-@pytest.fixture
-def served_log(tmp_path: Path) -> dict[str, str]:
-    """Settings env for a log filled by two model versions, with a held-out split beside it."""
-    ratings = generate().ratings.sort_values("timestamp")
-    processed = tmp_path / "processed"
-    processed.mkdir()
-    held_out = ratings.groupby("user_id").tail(4)
-    held_out.assign(confidence=1.0).to_csv(processed / "test.csv", index=False)
-    train = ratings.drop(held_out.index)
-    log_db = tmp_path / "logs" / "requests.db"
-    model_dir = tmp_path / "production"
-    for seed, version in ((0, "svd-2024-05-01"), (1, "svd-2024-05-08")):
-        build_bundle(model_dir, train, generate().items, seed=seed, version=version)
-        with running_api(model_dir, log_db) as url:
-            simulate(
-                url,
-                traffic_sources(processed / "test.csv", model_dir),
-                rate=40,
-                duration_s=8,
-                max_requests=400,
-                mix=MIX,
-                seed=seed,
-                show_progress=False,
-            )
-    return {
-        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
-        "MOVIEREC_MONITORING__LOG_DB": str(log_db),
-        "MOVIEREC_SERVING__MODEL_DIR": str(model_dir),
-        "MOVIEREC_DATA__PROCESSED_DIR": str(processed),
-    }
-
-
-@pytest.fixture
-def dashboard_url(served_log: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, **served_log}
-    with (tmp_path / "streamlit.log").open("wb") as output:
-        process = subprocess.Popen(
-            streamlit_command(DASHBOARD_APP, port, address="127.0.0.1"),
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+@pytest.fixture(scope="module")
+def served_log(ml100k_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A request log of a few seconds of simulated traffic the real API served."""
+    log_db = tmp_path_factory.mktemp("served") / "requests.db"
+    model_dir = ml100k_settings.serving.model_dir
+    test_split = ml100k_settings.data.processed_dir / "test.csv"
+    with running_api(model_dir, log_db) as url:
+        report = simulate(
+            url,
+            traffic_sources(test_split, model_dir),
+            rate=80,
+            duration_s=5,
+            max_requests=400,
+            mix=MIX,
+            seed=0,
+            show_progress=False,
         )
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", 60, process)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            stop_process(process)
+    assert report.errors == 0, report.error_samples
+    assert report.by_endpoint.get("/recommend", 0) > 50, report.by_endpoint
+    return log_db
 
 
-def test_dashboard_renders_in_chromium(dashboard_url: str) -> None:
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope="module")
+def dashboard_url(
+    ml100k_settings: Settings, served_log: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    env = {
+        "MOVIEREC_MONITORING__LOG_DB": str(served_log),
+        "MOVIEREC_SERVING__MODEL_DIR": str(ml100k_settings.serving.model_dir),
+        "MOVIEREC_DATA__PROCESSED_DIR": str(ml100k_settings.data.processed_dir),
+    }
+    log = tmp_path_factory.mktemp("dashboard") / "streamlit.log"
+    with running_streamlit(DASHBOARD_APP, env, log) as url:
+        yield url
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.goto(dashboard_url)
-            page.get_by_text("movierec · service health").wait_for(timeout=60_000)
-            charts = page.locator('[data-testid="stVegaLiteChart"]')
-            page.wait_for_function(
-                "() => document.querySelectorAll("
-                '\'[data-testid="stVegaLiteChart"] canvas, '
-                '[data-testid="stVegaLiteChart"] svg.marks\').length >= 7',
-                timeout=60_000,
-            )
-            assert charts.count() == 7
-            for text in ("Requests", "p99 latency", "Fallback rate", "Traffic"):
-                assert page.get_by_text(text, exact=True).first.is_visible()
-            assert page.get_by_text("Replay evaluation", exact=False).first.is_visible()
-            assert page.get_by_text("svd-2024-05-08").first.is_visible()
-            page.wait_for_timeout(1000)  # let vega finish its last transition
-            height = page.evaluate(
-                "() => Math.max(...Array.from(document.querySelectorAll('*'))"
-                ".map(e => e.scrollHeight))"
-            )
-            page.set_viewport_size({"width": 1440, "height": int(height)})
-            page.wait_for_timeout(1000)
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
-    assert SCREENSHOT.stat().st_size > 50_000
+
+@pytest.fixture(scope="module")
+def metadata(ml100k_settings: Settings) -> dict[str, Any]:
+    return read_json(ml100k_settings.serving.model_dir / MODEL_METADATA)
+
+
+def replay_row(page: Page, version: str) -> dict[str, str]:
+    """The replay table's row of model `version`, as {column header: cell text}.
+
+    The grid draws on a canvas; its cells are in an aria-hidden table beside it.
+    """
+    table = page.get_by_test_id("stDataFrame").last
+    version_cell = page.locator("[role=gridcell]").get_by_text(version, exact=True)
+    row = table.locator("[role=row]").filter(has=version_cell)
+    expect(row).to_have_count(1)
+    header = table.locator("[role=columnheader]").all_text_contents()
+    cells = row.locator("[role=gridcell]").all_text_contents()
+    return dict(zip(header, cells, strict=True))
+
+
+def test_dashboard_shows_kpis_charts_and_the_replay(
+    browser: Browser, dashboard_url: str, metadata: dict[str, Any], ml100k_settings: Settings
+) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(dashboard_url)
+    expect(page.get_by_text("movierec · service health")).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_function(
+        "n => document.querySelectorAll("
+        '\'[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks\''
+        ").length >= n",
+        arg=CHARTS,
+        timeout=WAIT_MS,
+    )
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(CHARTS)
+
+    cards = page.get_by_test_id("stMetric")
+    for label in ("Requests", "Unique users", "p50 latency", "p99 latency", "Fallback rate"):
+        card = cards.filter(has_text=label).first
+        expect(card).to_be_visible()
+        expect(card).not_to_contain_text("n/a")
+    expect(cards.filter(has_text="p99 latency").first).to_contain_text(" ms")
+
+    expect(page.get_by_text("Replay evaluation", exact=False)).to_be_visible()
+    row = replay_row(page, metadata["version"])
+    k = ml100k_settings.monitoring.replay_k
+    assert int(row["requests"]) > 0 and 0 < float(row[f"precision@{k}"]) <= 1, row
+    splits = [split for split in metadata["metrics"].values() if isinstance(split, dict)]
+    for name in (f"precision@{k}", f"hit_rate@{k}"):
+        offline = row[f"offline {name.replace('_', ' ')}"]
+        assert offline not in ("", "None", "n/a"), row
+        assert float(offline) in {split[name] for split in splits}, row
+
+    page.wait_for_timeout(1000)  # let vega finish its last transition
+    save_screenshot(page, "dashboard")
+    context.close()
+
+
+def test_replay_sets_the_test_split_offline_metrics_beside_the_online_ones(
+    browser: Browser, dashboard_url: str, metadata: dict[str, Any], ml100k_settings: Settings
+) -> None:
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.set_default_timeout(WAIT_MS)
+    page.goto(dashboard_url)
+    expect(page.get_by_text("Replay evaluation", exact=False)).to_be_visible()
+    row = replay_row(page, metadata["version"])
+    k = ml100k_settings.monitoring.replay_k
+    test_split = metadata["metrics"]["test"]
+    assert float(row[f"offline precision@{k}"]) == test_split[f"precision@{k}"], row
+    assert float(row[f"offline hit rate@{k}"]) == test_split[f"hit_rate@{k}"], row
+    page.close()

@@ -86,12 +86,11 @@ def silent_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def frontend_app(monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> Callable[[str], AppTest]:
+def frontend_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], AppTest]:
     """An `AppTest` of the whole app (entry point + navigation) talking to the API at a URL."""
 
     def make(url: str) -> AppTest:
         monkeypatch.setenv("MOVIEREC_API_URL", url)
-        monkeypatch.setenv("MOVIEREC_SERVING__MODEL_DIR", str(model_dir))
         return AppTest.from_file(str(FRONTEND_APP), default_timeout=APP_TIMEOUT_S)
 
     return make

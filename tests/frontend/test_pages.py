@@ -28,7 +28,7 @@ def no_exception(at: AppTest) -> None:
 def open_page(make_app: MakeApp, url: str, page: str) -> AppTest:
     at = make_app(url).run()
     if page != "personalized":
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     no_exception(at)
     return at
 

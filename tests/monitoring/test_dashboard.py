@@ -21,7 +21,12 @@ def dashboard_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     model_dir = tmp_path / "production"
     model_dir.mkdir()
     (model_dir / "item_mapping.json").write_text(json.dumps({str(m): m - 1 for m in range(1, 13)}))
-    metadata = {"version": "v2", "model_name": "als", "metrics": {"precision@10": 0.2}}
+    metadata = {
+        "version": "v2",
+        "model_name": "movie-recommender",
+        "model_kind": "als",
+        "metrics": {"validation": {"precision@10": 0.5}, "test": {"precision@10": 0.2}},
+    }
     (model_dir / "model_metadata.json").write_text(json.dumps(metadata))
     processed = tmp_path / "processed"
     processed.mkdir()

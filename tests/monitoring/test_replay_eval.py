@@ -30,13 +30,25 @@ def test_split(tmp_path: Path) -> Path:
 def bundle(tmp_path: Path) -> Path:
     directory = tmp_path / "production"
     directory.mkdir()
+    # The layouts training writes: model_metadata.json holds summaries per split, metrics.json
+    # every candidate's full evaluation. Validation values differ, to show test ones are used.
     metadata = {
         "version": "v2",
-        "model_name": "als",
-        "metrics": {"precision@2": {"mean": 0.3, "ci_low": 0.2, "ci_high": 0.4}},
+        "model_name": "movie-recommender",
+        "model_kind": "als",
+        "metrics": {"validation": {"precision@2": 0.9}, "test": {"precision@2": 0.3}},
     }
     (directory / "model_metadata.json").write_text(json.dumps(metadata))
-    full = {"als": {"metrics": {"hit_rate@2": {"mean": 0.6}}}, "popularity": {}}
+    full = {
+        "winner": "als",
+        "candidates": {
+            "als": {
+                "validation": {"metrics": {"hit_rate@2": {"mean": 0.9}}},
+                "test": {"metrics": {"hit_rate@2": {"mean": 0.6, "ci_low": 0.5, "ci_high": 0.7}}},
+            },
+            "popularity": {"test": {"metrics": {"hit_rate@2": {"mean": 0.1}}}},
+        },
+    }
     (directory / "metrics.json").write_text(json.dumps(full))
     return directory
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from movierec.frontend.components import inject_styles, status_badge
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(
     page_title="MovieRec: find your next movie", page_icon=":material/movie:", layout="wide"

@@ -10,7 +10,6 @@ import html
 import re
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
 
 import streamlit as st
 
@@ -102,21 +101,18 @@ def _client(api_url: str, timeout_s: float) -> ApiClient:
 
 def current_catalogue() -> Catalogue:
     """The served catalogue, cached for a minute; raises `ApiError` when it cannot be read."""
-    settings = load_settings()
-    return _catalogue(
-        settings.frontend.api_url, settings.frontend.timeout_s, str(settings.serving.model_dir)
-    )
+    frontend = load_settings().frontend
+    return _catalogue(frontend.api_url, frontend.timeout_s)
 
 
 @st.cache_resource(show_spinner=False, ttl=60)
-def _catalogue(api_url: str, timeout_s: float, model_dir: str) -> Catalogue:
-    return load_catalogue(_client(api_url, timeout_s), Path(model_dir))
+def _catalogue(api_url: str, timeout_s: float) -> Catalogue:
+    return load_catalogue(_client(api_url, timeout_s))
 
 
 def current_model_description() -> ModelDescription | None:
     """The served model's description and offline metrics, when they can be read."""
-    settings = load_settings()
-    return load_model_description(current_client(), settings.serving.model_dir)
+    return load_model_description(current_client())
 
 
 def inject_styles() -> None:

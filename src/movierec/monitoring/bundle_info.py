@@ -42,42 +42,34 @@ def genres(model_dir: Path) -> list[str]:
     return sorted({genre for record in records for genre in record.get("genres", [])})
 
 
-def _find_metric(payload: Any, key: str) -> float | None:
-    """The value of metric `key` in nested evaluation JSON (skipping cold-user blocks)."""
-    if not isinstance(payload, Mapping):
-        return None
-    if key in payload:
-        value = payload[key]
-        if isinstance(value, Mapping):
-            value = value.get("mean", value.get("value"))
-        if isinstance(value, int | float):
-            return float(value)
-    for name, child in payload.items():
-        if name != "cold_users":
-            found = _find_metric(child, key)
-            if found is not None:
-                return found
-    return None
+def _as_float(value: Any) -> float | None:
+    """A metric value, given bare or as a summary with a `mean`."""
+    if isinstance(value, Mapping):
+        value = value.get("mean")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def offline_metrics(
     model_dir: Path | None, names: list[str]
 ) -> tuple[str | None, dict[str, float]]:
-    """The production version and its offline values of `names` (e.g. "precision@10").
+    """The production version and its offline TEST-split values of `names` ("precision@10").
 
-    Looks in `model_metadata.json` metrics first, then in `metrics.json` under the model's
-    name; metrics found nowhere are left out.
+    The replay scores logged answers against the test split, so the offline values beside it
+    are the test ones: `model_metadata.json` `metrics.test.<name>` first, then `metrics.json`
+    `candidates.<model_kind>.test.metrics.<name>.mean`; metrics found nowhere are left out.
     """
     if model_dir is None or not (model_dir / MODEL_METADATA).is_file():
         return None, {}
     metadata = read_json(model_dir / MODEL_METADATA)
+    summary = metadata.get("metrics", {}).get("test", {})
     full = read_json(model_dir / METRICS) if (model_dir / METRICS).is_file() else {}
-    own = full.get(metadata.get("model_name", ""), {}) if isinstance(full, Mapping) else {}
+    candidate = full.get("candidates", {}).get(metadata.get("model_kind", ""), {})
+    evaluated = candidate.get("test", {}).get("metrics", {})
     found: dict[str, float] = {}
     for name in names:
-        value = _find_metric(metadata.get("metrics", {}), name)
+        value = _as_float(summary.get(name))
         if value is None:
-            value = _find_metric(own, name)
+            value = _as_float(evaluated.get(name))
         if value is not None:
             found[name] = value
     return str(metadata.get("version")), found

@@ -26,6 +26,20 @@ def _endpoint_colour(title: str = "endpoint") -> alt.Color:
     )
 
 
+def _time_axis(report: KpiReport) -> alt.X:
+    """The bucket axis; ticks at least one bucket apart, labelled to the second when the
+    report spans less than a day (Vega's default labels sub-second ticks as ".500")."""
+    step_ms = pd.Timedelta(report.bucket).total_seconds() * 1000
+    span = (
+        report.last_request - report.first_request
+        if report.first_request is not None and report.last_request is not None
+        else None
+    )
+    short = span is not None and span < pd.Timedelta(days=1)
+    axis = alt.Axis(format="%H:%M:%S", tickMinStep=step_ms) if short else alt.Axis()
+    return alt.X("bucket:T", title="time (UTC)", axis=axis)
+
+
 def traffic_chart(report: KpiReport) -> alt.Chart:
     """Requests per time bucket, stacked by endpoint."""
     frame = pd.DataFrame([point.model_dump() for point in report.traffic])
@@ -33,7 +47,7 @@ def traffic_chart(report: KpiReport) -> alt.Chart:
         alt.Chart(frame, height=HEIGHT)
         .mark_area(opacity=0.85, interpolate="monotone")
         .encode(
-            x=alt.X("bucket:T", title="time (UTC)"),
+            x=_time_axis(report),
             y=alt.Y("requests:Q", title=f"requests per {report.bucket}", stack="zero"),
             color=_endpoint_colour(),
             tooltip=[
@@ -59,11 +73,11 @@ def latency_chart(report: KpiReport) -> alt.Chart:
         alt.Chart(long, height=HEIGHT)
         .mark_line(point=alt.OverlayMarkDef(size=18))
         .encode(
-            x=alt.X("bucket:T", title="time (UTC)"),
+            x=_time_axis(report),
             y=alt.Y("latency_ms:Q", title="latency (ms)"),
             color=_endpoint_colour(),
             strokeDash=alt.StrokeDash(
-                "percentile:N", title="percentile", legend=alt.Legend(orient="top")
+                "percentile:N", title="percentile", legend=alt.Legend(orient="right")
             ),
             tooltip=[
                 alt.Tooltip("bucket:T", title="bucket", format="%H:%M:%S"),

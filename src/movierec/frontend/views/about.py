@@ -120,7 +120,8 @@ def model_section() -> None:
         st.info("The model's description is not available (no model exported yet).")
         return
     facts = {
-        "Algorithm": description.model_name or description.model_kind,
+        "Algorithm": description.model_kind or description.model_name,
+        "Registered as": description.model_name if description.model_kind else "",
         "Trained": humanize_timestamp(description.trained_at),
         "Dataset": description.dataset,
         "Split": description.split_strategy,
@@ -140,6 +141,7 @@ def model_section() -> None:
         st.caption(" · ".join(f"{split}: {count:,} users" for split, count in users.items()))
     st.dataframe(
         table,
+        height="content",  # every metric in view, no scrolling inside the table
         column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns},
     )
 

@@ -1,0 +1,114 @@
+"""Fixtures of the browser tests: the real system on ml-100k, headless Chromium, screenshots.
+
+`ml100k_settings` runs the real offline pipeline once per session (the ml-100k mirror, its
+checksums from configs/data.yaml verified) into a tmp dir; the browser tests serve that bundle
+with a real API and a real `streamlit run`. Screenshots go to `screenshots/` (git-ignored);
+with MOVIEREC_UPDATE_DOC_IMAGES=1 they are also copied to `docs/images/`, the tracked copies
+the README embeds (CI leaves that variable unset, so it never rewrites tracked files).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from rich.console import Console
+
+from movierec.config import Settings, load_settings
+from movierec.streamlit_app import streamlit_command
+from movierec.training.pipeline import run_pipeline
+from tests.conftest import real_mirror, settings_in
+from tests.servers import REPO_ROOT, free_port, stop_process, wait_for_http
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO_ROOT / "screenshots"
+DOC_IMAGES = REPO_ROOT / "docs" / "images"
+UPDATE_DOC_IMAGES = "MOVIEREC_UPDATE_DOC_IMAGES"
+MAX_DOC_IMAGE_BYTES = 400_000
+
+requires_chromium = pytest.mark.skipif(
+    not CHROMIUM.is_file(),
+    reason=f"headless Chromium not found at {CHROMIUM}: apt-get install chromium",
+)
+
+
+@pytest.fixture(scope="session")
+def ml100k_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a tmp dir holding the real pipeline's output on ml-100k (run once)."""
+    mirror = real_mirror()
+    if mirror is None:
+        pytest.skip("MovieLens mirror not found: set MOVIELENS_BASE_URL to a folder with ml-100k")
+    checksums = load_settings().data.checksums["ml-100k"]
+    settings = settings_in(tmp_path_factory.mktemp("ml100k"), mirror, checksums)
+    report = run_pipeline(settings, Console(quiet=True))
+    assert report.training is not None and report.training.gate.promote
+    return settings
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@contextmanager
+def running_streamlit(script: Path, env: dict[str, str], log: Path) -> Iterator[str]:
+    """`streamlit run script` on a free loopback port with `env` added; yield its URL."""
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            streamlit_command(script, port, address="127.0.0.1"),
+            env={**os.environ, "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"), **env},
+            cwd=REPO_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(f"{url}/_stcore/health", 60, process)
+            yield url
+        finally:
+            stop_process(process)
+
+
+def save_screenshot(page: Page, name: str) -> Path:
+    """Save the page, window stretched to the content's height, as `screenshots/<name>.png`.
+
+    Streamlit scrolls inside its main container, so a plain full-page shot would cut it off.
+    With MOVIEREC_UPDATE_DOC_IMAGES=1 the file is also copied to `docs/images/`.
+    """
+    viewport = page.viewport_size
+    assert viewport is not None
+    height = page.evaluate(
+        "() => Math.max(...Array.from(document.querySelectorAll('*')).map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], height)})
+    page.wait_for_timeout(800)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    page.set_viewport_size(viewport)
+    if os.environ.get(UPDATE_DOC_IMAGES) == "1":
+        size = path.stat().st_size
+        assert size < MAX_DOC_IMAGE_BYTES, f"{path} is {size:,} bytes, too big for docs/images"
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOC_IMAGES / path.name)
+    return path
