@@ -1,10 +1,10 @@
 """Real, valid production bundles built from small data, for tests of everything that serves.
 
-The computations are honest and small: a truncated SVD of the user x item matrix gives the
-embeddings ("embeddings" scorer), cosine similarity between item columns gives the weights
-("item_weights" scorer), a FAISS `IndexFlatIP` over the L2-normalised item embeddings serves
-/similar, and popularity is the number of interactions. `movierec.artifacts.ArtifactBundle`
-writes the files, so a bundle here is exactly what export writes.
+The project's own models are fitted in a fraction of a second: ALS for the "embeddings"
+scorer, item-item cosine for the "item_weights" scorer; the FAISS index is built by
+`movierec.models.index` and popularity is the number of interactions.
+`movierec.artifacts.ArtifactBundle` writes the files, so a bundle here is exactly what export
+writes, without the minute of MLflow and evaluation a full pipeline run would add to a test.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.linalg import svds
 
 from movierec.artifacts import ArtifactBundle, ItemRecord, ModelMetadata, Scorer
+from movierec.models import create_model
+from movierec.models.index import build_index, index_to_bytes
 from tests.synthetic import generate
 
 
@@ -38,37 +38,6 @@ def interaction_matrix(
     return matrix
 
 
-def svd_embeddings(matrix: sp.csr_matrix, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """User and item factors of a rank-`dim` truncated SVD: users @ items.T approximates X."""
-    rng = np.random.default_rng(seed)
-    v0 = rng.random(min(matrix.shape))
-    u, s, vt = svds(matrix.astype(np.float64), k=dim, v0=v0)
-    return (u * s).astype(np.float32), vt.T.astype(np.float32)
-
-
-def cosine_item_weights(matrix: sp.csr_matrix, neighbours: int = 100) -> sp.csr_matrix:
-    """Item x item cosine similarity of the interaction columns, keeping each item's
-    `neighbours` most similar items (as item-item models do), zero diagonal."""
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
-    norms[norms == 0] = 1.0
-    normalised = sp.csr_matrix(matrix.multiply(1.0 / norms[np.newaxis, :]))
-    similarity = (normalised.T @ normalised).toarray().astype(np.float32)
-    np.fill_diagonal(similarity, 0.0)
-    if neighbours < similarity.shape[1]:
-        weakest = np.argpartition(-similarity, neighbours, axis=1)[:, neighbours:]
-        np.put_along_axis(similarity, weakest, 0.0, axis=1)
-    return sp.csr_matrix(similarity)
-
-
-def flat_ip_index(item_embeddings: np.ndarray) -> bytes:
-    """Serialized FAISS inner-product index over the L2-normalised item embeddings."""
-    vectors = np.ascontiguousarray(item_embeddings, dtype=np.float32).copy()
-    faiss.normalize_L2(vectors)
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    return bytes(faiss.serialize_index(index))
-
-
 def build_bundle(
     directory: Path,
     ratings: pd.DataFrame,
@@ -86,7 +55,15 @@ def build_bundle(
     item_ids = np.sort(items["movie_id"].unique())
     matrix = interaction_matrix(ratings, user_ids, item_ids)
     dim = min(dim, min(matrix.shape) - 1)
-    user_embeddings, item_embeddings = svd_embeddings(matrix, dim, seed)
+    kind = "als" if scorer == "embeddings" else "item_item"
+    params = (
+        {"factors": dim, "regularization": 1.0, "iterations": 10, "weighting": "none", "seed": seed}
+        if kind == "als"
+        else {"neighbours": 100, "embedding_dim": dim}
+    )
+    model = create_model(kind, **params).fit(matrix)
+    item_embeddings = np.asarray(model.item_vectors(), dtype=np.float32)
+    user_embeddings = np.asarray(model.user_vectors(matrix), dtype=np.float32)
     by_id = items.set_index("movie_id")
     records = [
         ItemRecord(
@@ -99,13 +76,13 @@ def build_bundle(
     ]
     metadata = ModelMetadata(
         version=version or f"{dataset}-{scorer}-{seed}",
-        model_name="svd" if scorer == "embeddings" else "item_item",
-        model_kind="als" if scorer == "embeddings" else "item_item",
+        model_name="movie-recommender",
+        model_kind=kind,
         scorer=scorer,
         trained_at=datetime.now(UTC).isoformat(),
         dataset=dataset,
         split_strategy="none",
-        hyperparameters={"dim": dim, "seed": seed},
+        hyperparameters=model.get_params(),
         n_users=len(user_ids),
         n_items=len(item_ids),
         embedding_dim=dim,
@@ -119,9 +96,9 @@ def build_bundle(
         items=records,
         user_items=matrix,
         popularity=np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64),
-        item_weights=cosine_item_weights(matrix) if scorer == "item_weights" else None,
+        item_weights=model.item_weight_matrix(),
     )
-    bundle.write(directory, flat_ip_index(item_embeddings))
+    bundle.write(directory, index_to_bytes(build_index(item_embeddings)))
     return directory
 
 
