@@ -7,7 +7,7 @@ MOVIEREC := $(RUN) movierec
 
 .DEFAULT_GOAL := help
 .PHONY: help setup up download-data process-data build-features train export pipeline serve \
-	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint format typecheck \
+	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint requirements format typecheck \
 	check benchmark-pipeline benchmark-serving clean
 
 help: ## List the targets
@@ -71,7 +71,11 @@ lint: setup ## ruff, black --check, hadolint, and compose config (no Docker engi
 	$(RUN) hadolint Dockerfile
 	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
 	elif command -v docker-compose >/dev/null 2>&1; then docker-compose -f docker-compose.yml config -q; \
-	else echo "compose check skipped: neither 'docker compose' nor 'docker-compose' is installed"; fi
+	else echo "compose check skipped: neither 'docker compose' nor 'docker-compose' is installed"; exit 0; fi; \
+	echo "docker-compose.yml: valid"
+
+requirements: setup ## Re-export requirements.txt from uv.lock (runtime dependencies)
+	$(UV) export --frozen --no-dev --no-emit-project --no-hashes -q -o requirements.txt
 
 format: setup ## Apply ruff fixes and black
 	$(RUN) ruff check --fix src tests benchmarks
