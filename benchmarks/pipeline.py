@@ -12,32 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import machine
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = REPO_ROOT.parent / "shared/data/movielens"
 RESULTS = REPO_ROOT / "benchmarks/results/pipeline.json"
 TARGET_SECONDS = 60.0
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores, RAM and Python of this machine."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
-    return {
-        "cpu": model or platform.processor(),
-        "cores": os.cpu_count(),
-        "ram_gb": round(ram / 1e9, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def run(mirror: str, workdir: Path) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import httpx
 import numpy as np
 from tests.servers import running_api
 
+from benchmarks.machine import machine
 from movierec.artifacts import ITEM_MAPPING, MODEL_METADATA, USER_MAPPING, read_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serving.json"
@@ -114,27 +114,11 @@ def server_latency(log_db: Path, endpoint: str, since: str) -> dict[str, float]:
     }
 
 
-def machine() -> dict[str, object]:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if "model name" in ln), ""
+def load_tool() -> str:
+    """The first line of `wrk -v`: the load generator's version."""
+    return (
+        subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].strip()
     )
-    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
-    mem_kb = next(
-        (int(ln.split()[1]) for ln in meminfo.splitlines() if ln.startswith("MemTotal")), 0
-    )
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[
-        0
-    ]
-    return {
-        "cpu": model or platform.processor(),
-        "cores": os.cpu_count(),
-        "ram_gb": round(mem_kb / 1024**2, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_tool": wrk_version.strip(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 def benchmark(model_dir: Path, duration_s: int, connections: int, threads: int) -> dict:
@@ -163,7 +147,11 @@ def benchmark(model_dir: Path, duration_s: int, connections: int, threads: int) 
     served = counters["queued"] + counters["dropped"]
     recommend = endpoints["/recommend"]
     return {
-        "machine": machine(),
+        "machine": {
+            **machine(),
+            "load_tool": load_tool(),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
         "model": {
             "version": metadata["version"],
             "scorer": metadata["scorer"],

@@ -1,4 +1,5 @@
-"""Real server processes for tests: a free port, waiting for HTTP, and the API under uvicorn."""
+"""Real server processes for tests: a free port, waiting for HTTP, starting and stopping a
+server process, and the API under uvicorn."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -53,6 +55,34 @@ def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
 
 
 @contextmanager
+def running_process(
+    command: list[str], env: dict[str, str], ready_url: str, output: BinaryIO, timeout: float
+) -> Iterator[subprocess.Popen]:
+    """Run `command` from the repo root until the block ends; yield it once `ready_url` answers.
+
+    The process sees this environment, the repo's configs and `env`, and writes to `output`
+    (shown in the error when it does not start). It is stopped with `stop_process` on exit.
+    """
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"), **env},
+        cwd=REPO_ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        try:
+            wait_for_http(ready_url, timeout, process)
+        except (TimeoutError, RuntimeError) as exc:
+            output.seek(0)
+            log = output.read().decode(errors="replace")
+            raise RuntimeError(f"server did not start: {exc}\n--- output ---\n{log}") from exc
+        yield process
+    finally:
+        stop_process(process)
+
+
+@contextmanager
 def running_api(
     model_dir: Path,
     log_db: Path,
@@ -67,14 +97,12 @@ def running_api(
     its request log is flushed when the block ends; `api_pid(url)` gives its pid for signals.
     """
     port = free_port()
-    full_env = {
-        **os.environ,
+    settings = {
         "MOVIEREC_SERVING__MODEL_DIR": str(model_dir),
         "MOVIEREC_SERVING__LOG_DB": str(log_db),
         "MOVIEREC_SERVING__PORT": str(port),
         "MOVIEREC_SERVING__HOST": "127.0.0.1",
         "MOVIEREC_SERVING__WORKERS": str(workers),
-        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
         **(env or {}),
     }
     command = [
@@ -92,21 +120,14 @@ def running_api(
         "--no-access-log",
     ]
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(
-            command, env=full_env, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT
-        )
+    with (
+        tempfile.TemporaryFile() as output,
+        running_process(command, settings, f"{url}/health", output, timeout) as process,
+    ):
         _PROCESSES[url] = process
         try:
-            try:
-                wait_for_http(f"{url}/health", timeout, process)
-            except (TimeoutError, RuntimeError) as exc:
-                output.seek(0)
-                log = output.read().decode(errors="replace")
-                raise RuntimeError(f"API did not start: {exc}\n--- output ---\n{log}") from exc
             yield url
         finally:
-            stop_process(process)
             del _PROCESSES[url]
 
 

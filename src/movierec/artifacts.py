@@ -18,6 +18,9 @@ A bundle is a directory (`models/production/`) holding:
 
 Scorers: "embeddings" scores user u as `user_embeddings[u] @ item_embeddings.T` (ALS);
 "item_weights" scores as `user_items[u] @ item_weights` (item-item cosine, EASE).
+
+`ArtifactBundle.write` lays a bundle out; `read_bundle` validates and reads one back. Both
+sides use the reader: export before it switches production, serving before it swaps a model.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import faiss
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 MODEL_METADATA = "model_metadata.json"
 USER_EMBEDDINGS = "user_embeddings.npy"
@@ -44,6 +48,8 @@ ITEM_WEIGHTS = "item_weights.npz"
 METRICS = "metrics.json"
 
 Scorer = Literal["embeddings", "item_weights"]
+
+REBUILD = "run `make train` (or `movierec train`) to rebuild models/production"
 
 COMMON_FILES = (
     MODEL_METADATA,
@@ -143,3 +149,178 @@ class ArtifactBundle:
         if self.item_weights is not None:
             sp.save_npz(directory / ITEM_WEIGHTS, self.item_weights.astype(np.float32).tocsr())
         write_json(directory / MODEL_METADATA, self.metadata.model_dump())
+
+
+class BundleError(Exception):
+    """A bundle is missing, incomplete or inconsistent; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class BundleContents:
+    """A validated bundle, read back; dense arrays are read-only memory maps."""
+
+    directory: Path
+    metadata: ModelMetadata
+    user_rows: dict[int, int]
+    item_columns: dict[int, int]
+    item_ids: np.ndarray
+    items: list[ItemRecord]
+    user_embeddings: np.ndarray
+    item_embeddings: np.ndarray
+    user_items: sp.csr_matrix
+    popularity: np.ndarray
+    item_weights: sp.csr_matrix | None
+    index: Any
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_rows)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+
+def _fail(path: Path, problem: str) -> BundleError:
+    return BundleError(f"{path}: {problem}; {REBUILD}")
+
+
+def _read_bundle_json(path: Path) -> Any:
+    try:
+        return read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(path, f"cannot be read as JSON ({exc})") from exc
+
+
+def _load_dense(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise _fail(path, f"is not a readable .npy array ({exc})") from exc
+    if array.shape != shape:
+        raise _fail(path, f"has shape {array.shape}, expected {shape}")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise _fail(path, f"has dtype {array.dtype}, expected float32")
+    if not np.isfinite(array).all():
+        raise _fail(path, "contains NaN or infinite values")
+    # A plain ndarray view of the mapping: np.memmap's per-slice bookkeeping would cost more
+    # than the dot product of a request.
+    return np.asarray(array)
+
+
+def _load_sparse(path: Path, shape: tuple[int, int]) -> sp.csr_matrix:
+    try:
+        matrix = sp.load_npz(path).tocsr()
+    except (OSError, ValueError, KeyError) as exc:
+        raise _fail(path, f"is not a readable scipy sparse .npz ({exc})") from exc
+    if matrix.shape != shape:
+        raise _fail(path, f"has shape {matrix.shape}, expected {shape}")
+    if not np.isfinite(matrix.data).all():
+        raise _fail(path, "contains NaN or infinite values")
+    matrix.sort_indices()
+    return matrix
+
+
+def _load_mapping(path: Path, size: int) -> dict[int, int]:
+    raw = _read_bundle_json(path)
+    try:
+        mapping = {int(key): int(value) for key, value in raw.items()}
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise _fail(path, 'expected {"<id>": index} with integer ids and indices') from exc
+    if sorted(mapping.values()) != list(range(size)):
+        raise _fail(path, f"indices must be exactly 0..{size - 1} (one per row), got {len(raw)}")
+    return mapping
+
+
+def _ids_in_order(mapping: dict[int, int]) -> np.ndarray:
+    ids = np.empty(len(mapping), dtype=np.int64)
+    for movie_id, column in mapping.items():
+        ids[column] = movie_id
+    return ids
+
+
+def _load_items(path: Path, item_ids: np.ndarray) -> list[ItemRecord]:
+    raw = _read_bundle_json(path)
+    if not isinstance(raw, list) or len(raw) != len(item_ids):
+        raise _fail(path, f"expected a list of {len(item_ids)} items in column order")
+    try:
+        items = [
+            ItemRecord(
+                movie_id=int(entry["movie_id"]),
+                title=str(entry["title"]),
+                year=None if entry.get("year") is None else int(entry["year"]),
+                genres=[str(genre) for genre in entry.get("genres") or []],
+            )
+            for entry in raw
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"an item lacks movie_id/title or has a bad field ({exc})") from exc
+    if any(item.movie_id != movie_id for item, movie_id in zip(items, item_ids, strict=True)):
+        raise _fail(path, f"items are not in the column order of {ITEM_MAPPING}")
+    return items
+
+
+def _load_popularity(path: Path, item_columns: dict[int, int]) -> np.ndarray:
+    raw = _read_bundle_json(path)
+    scores = np.full(len(item_columns), np.nan)
+    try:
+        for entry in raw:
+            scores[item_columns[int(entry["movie_id"])]] = float(entry["score"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"entries must be {{movie_id, score}} of known movies ({exc})") from exc
+    if not np.isfinite(scores).all():
+        raise _fail(path, f"must give a finite score to every item of {ITEM_MAPPING}")
+    return scores
+
+
+def _load_index(path: Path, n_items: int, dim: int) -> Any:
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise _fail(path, f"is not a readable FAISS index ({exc})") from exc
+    if index.ntotal != n_items or index.d != dim:
+        raise _fail(
+            path, f"holds {index.ntotal} vectors of dim {index.d}, expected {n_items}x{dim}"
+        )
+    return index
+
+
+def read_bundle(directory: Path) -> BundleContents:
+    """Validate and read the bundle in `directory`; raise `BundleError` on any problem.
+
+    Checked: every file its scorer needs, array shapes that agree with the metadata and the
+    mappings, ids one-to-one onto rows and columns, no NaN or infinite number.
+    """
+    meta_path = directory / MODEL_METADATA
+    if not meta_path.is_file():
+        raise BundleError(f"no production model in {directory} (no {MODEL_METADATA}); {REBUILD}")
+    try:
+        metadata = ModelMetadata.model_validate(_read_bundle_json(meta_path))
+    except ValidationError as exc:
+        raise _fail(meta_path, f"does not match ModelMetadata ({exc})") from exc
+    missing = [name for name in required_files(metadata.scorer) if not (directory / name).is_file()]
+    if missing:
+        raise BundleError(
+            f"{directory}: missing {', '.join(missing)} for scorer {metadata.scorer!r}; {REBUILD}"
+        )
+    n_users, n_items, dim = metadata.n_users, metadata.n_items, metadata.embedding_dim
+    user_rows = _load_mapping(directory / USER_MAPPING, n_users)
+    item_columns = _load_mapping(directory / ITEM_MAPPING, n_items)
+    item_ids = _ids_in_order(item_columns)
+    weights = None
+    if metadata.scorer == "item_weights":
+        weights = _load_sparse(directory / ITEM_WEIGHTS, (n_items, n_items))
+    return BundleContents(
+        directory=directory,
+        metadata=metadata,
+        user_rows=user_rows,
+        item_columns=item_columns,
+        item_ids=item_ids,
+        items=_load_items(directory / ITEM_FEATURES, item_ids),
+        user_embeddings=_load_dense(directory / USER_EMBEDDINGS, (n_users, dim)),
+        item_embeddings=_load_dense(directory / ITEM_EMBEDDINGS, (n_items, dim)),
+        user_items=_load_sparse(directory / USER_ITEMS, (n_users, n_items)),
+        popularity=_load_popularity(directory / POPULARITY, item_columns),
+        item_weights=weights,
+        index=_load_index(directory / ITEM_INDEX, n_items, dim),
+    )

@@ -24,8 +24,8 @@ app.add_typer(monitor_app, name="monitor")
 # --- offline pipeline -------------------------------------------------------------------
 
 
-def _data_failure(error: Exception) -> typer.Exit:
-    """Print a data or config error as one red line; the caller raises the returned Exit(1)."""
+def _error_exit(error: Exception) -> typer.Exit:
+    """Print a domain or config error as one red line; the caller raises the returned Exit(1)."""
     from rich.console import Console
     from rich.text import Text
 
@@ -43,7 +43,7 @@ def download() -> None:
     try:
         download_dataset(get_settings().data)
     except (DataError, ConfigError) as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
 
 
 @app.command()
@@ -57,7 +57,7 @@ def process() -> None:
         settings = get_settings().data
         report = run_preprocess(settings)
     except (DataError, ConfigError) as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     parts = ", ".join(
         f"{name} {counts['rows']} rows"
         + (f" ({counts['evaluable_users']} users evaluable)" if "evaluable_users" in counts else "")
@@ -82,7 +82,7 @@ def features() -> None:
     try:
         path = run_build_features(get_settings().data)
     except (DataError, ConfigError) as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     typer.echo(f"item features written to {path}")
 
 
@@ -122,7 +122,7 @@ def train() -> None:
     try:
         report = run_training(get_settings())
     except _training_errors() as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     print_report(report, Console())
 
 
@@ -135,7 +135,7 @@ def export() -> None:
     try:
         path = export_production(get_settings())
     except _training_errors() as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     typer.echo(f"production bundle exported to {path}")
 
 
@@ -160,7 +160,7 @@ def pipeline(
             return
         report = run_pipeline(settings)
     except _training_errors() as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     if report.training is not None:
         print_report(report.training, Console())
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.stage_seconds.items())
@@ -197,7 +197,7 @@ def serve(
             {**current, **{key: value for key, value in given.items() if value is not None}}
         )
     except (ConfigError, ValidationError) as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     run_server(settings)
 
 
@@ -212,10 +212,13 @@ def frontend(
     ),
 ) -> None:
     """Streamlit frontend on port 8502, talking to the recommendation API."""
-    from movierec.config import get_settings
+    from movierec.config import ConfigError, get_settings
     from movierec.streamlit_app import FRONTEND_APP, exec_streamlit
 
-    settings = get_settings().frontend
+    try:
+        settings = get_settings().frontend
+    except ConfigError as exc:
+        raise _error_exit(exc) from None
     exec_streamlit(
         FRONTEND_APP, port or settings.port, {"MOVIEREC_API_URL": api_url or settings.api_url}
     )
@@ -264,7 +267,7 @@ def monitor_kpis(
             bucket or settings.monitoring.bucket,
         )
     except (KpiError, TimeParseError, ConfigError) as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     if output is ReportFormat.json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -303,7 +306,7 @@ def monitor_replay(
             since=parse_moment(since, datetime.now(UTC)) if since else None,
         )
     except (ReplayError, TimeParseError, ConfigError) as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     if output is ReportFormat.json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -349,7 +352,7 @@ def simulate(
             allow_remote=allow_remote,
         )
     except (SimulationError, ConfigError) as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
     render_simulation(report, Console(width=120))
     if report.served == 0:
         raise typer.Exit(1)
@@ -360,10 +363,13 @@ def dashboard(
     port: int | None = typer.Option(None, help="Port (default: monitoring.dashboard_port, 8501)."),
 ) -> None:
     """Monitoring dashboard (Streamlit) over the request log, on port 8501."""
-    from movierec.config import get_settings
+    from movierec.config import ConfigError, get_settings
     from movierec.streamlit_app import DASHBOARD_APP, exec_streamlit
 
-    settings = get_settings().monitoring
+    try:
+        settings = get_settings().monitoring
+    except ConfigError as exc:
+        raise _error_exit(exc) from None
     exec_streamlit(
         DASHBOARD_APP,
         port or settings.dashboard_port,
@@ -395,7 +401,7 @@ def up(
             run_pipeline(settings)
         run_system(settings, run_pipeline)
     except failures as exc:
-        raise _data_failure(exc) from None
+        raise _error_exit(exc) from None
 
 
 if __name__ == "__main__":

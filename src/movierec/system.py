@@ -27,7 +27,7 @@ console = Console()
 
 
 class ServiceStartError(RuntimeError):
-    """A service did not start; the message says which and shows its last output."""
+    """A service did not start, or stopped while the system ran; the message names it."""
 
 
 @dataclass(frozen=True)

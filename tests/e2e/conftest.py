@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +23,7 @@ from movierec.config import Settings, load_settings
 from movierec.streamlit_app import streamlit_command
 from movierec.training.pipeline import run_pipeline
 from tests.conftest import real_mirror, settings_in
-from tests.servers import REPO_ROOT, free_port, stop_process, wait_for_http
+from tests.servers import REPO_ROOT, free_port, running_process
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -73,20 +72,13 @@ def browser() -> Iterator[Browser]:
 def running_streamlit(script: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """`streamlit run script` on a free loopback port with `env` added; yield its URL."""
     port = free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            streamlit_command(script, port, address="127.0.0.1"),
-            env={**os.environ, "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"), **env},
-            cwd=REPO_ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_http(f"{url}/_stcore/health", 60, process)
-            yield url
-        finally:
-            stop_process(process)
+    url = f"http://127.0.0.1:{port}"
+    command = streamlit_command(script, port, address="127.0.0.1")
+    with (
+        log.open("w+b") as output,
+        running_process(command, env, f"{url}/_stcore/health", output, 60),
+    ):
+        yield url
 
 
 def save_screenshot(page: Page, name: str) -> Path:

@@ -46,7 +46,7 @@ def frontend_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     """A real API process on the ml-100k bundle and `streamlit run app.py` talking to it."""
     logs = tmp_path_factory.mktemp("frontend")
     with running_api(model_dir, logs / "requests.db") as api_url:
-        env = {"MOVIEREC_API_URL": api_url, "MOVIEREC_SERVING__MODEL_DIR": str(model_dir)}
+        env = {"MOVIEREC_API_URL": api_url}  # the API only: no bundle path reaches the frontend
         with running_streamlit(FRONTEND_APP, env, logs / "streamlit.log") as url:
             yield url
 

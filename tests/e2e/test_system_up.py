@@ -15,14 +15,9 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT, real_mirror, requires_ml100k
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_ml100k]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _port_open(port: int) -> bool:
@@ -41,7 +36,7 @@ def clean_clone(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def system(clean_clone: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int], Path]]:
-    ports = {name: _free_port() for name in ("api", "frontend", "dashboard", "mlflow")}
+    ports = {name: free_port() for name in ("api", "frontend", "dashboard", "mlflow")}
     env = {
         **os.environ,
         "MOVIELENS_BASE_URL": str(real_mirror()),

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from movierec.artifacts import ITEM_FEATURES, read_json
 from movierec.streamlit_app import FRONTEND_APP
 from tests.frontend.bundle import frontend_bundle
-from tests.servers import running_api
+from tests.servers import free_port, running_api
 
 APP_TIMEOUT_S = 30.0
 
@@ -52,10 +52,7 @@ def not_ready_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def closed_url() -> str:
     """An address on which nothing listens (the port was free a moment ago)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from movierec.streamlit_app import DASHBOARD_APP
+from tests.conftest import REPO_ROOT
 from tests.monitoring.log_rows import write_log
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -80,14 +80,17 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 def test_nan_embeddings_are_refused(tmp_path: Path) -> None:
     bundle = write_bundle(tmp_path / "b")
     np.save(bundle / USER_EMBEDDINGS, np.full((N_USERS, DIM), np.nan, dtype=np.float32))
-    with pytest.raises(ExportError, match=re.escape("user_embeddings.npy holds NaN")):
+    with pytest.raises(ExportError, match=re.escape("user_embeddings.npy: contains NaN")):
         validate_bundle(bundle)
 
 
 def test_mapping_that_disagrees_with_embeddings_is_refused(tmp_path: Path) -> None:
     bundle = write_bundle(tmp_path / "b")
     write_json(bundle / USER_MAPPING, {"10": 0, "20": 1})
-    with pytest.raises(ExportError, match=re.escape("user_mapping.json has 2 ids, expected 3")):
+    with pytest.raises(
+        ExportError,
+        match=re.escape("user_mapping.json: indices must be exactly 0..2 (one per row), got 2"),
+    ):
         validate_bundle(bundle)
 
 

@@ -29,7 +29,6 @@ from movierec.api.deps import RecommenderDep, StateDep, require_admin
 from movierec.api.errors import ReloadRejectedError, install_error_handlers
 from movierec.api.logger import ServedRequest
 from movierec.api.middleware import TRACE_KEY, RequestLogMiddleware, RequestTrace
-from movierec.api.model_loader import BundleError
 from movierec.api.recommender import Ranking, Recommender
 from movierec.api.render import encode, json_object
 from movierec.api.schemas import (
@@ -50,7 +49,7 @@ from movierec.api.schemas import (
     parse_body,
 )
 from movierec.api.state import ServingState
-from movierec.artifacts import ModelMetadata
+from movierec.artifacts import BundleError, ModelMetadata
 from movierec.config import ServingSettings, get_settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -12,8 +12,9 @@ import threading
 import time
 
 from movierec.api.logger import RequestLogger
-from movierec.api.model_loader import BundleError, load_bundle
+from movierec.api.model_loader import load_bundle
 from movierec.api.recommender import Recommender
+from movierec.artifacts import BundleError
 from movierec.config import ServingSettings
 
 log = logging.getLogger(__name__)

@@ -26,15 +26,6 @@ from movierec.data import staging_path
 from movierec.data.preprocess import load_processed
 
 FEATURES_FILE = "item_features.csv"
-BASE_COLUMNS = [
-    "movie_id",
-    "title",
-    "year",
-    "genres",
-    "n_ratings",
-    "mean_rating",
-    "popularity",
-]
 
 
 def _genre_lists(genres: pd.Series) -> list[list[str]]:

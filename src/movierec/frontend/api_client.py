@@ -116,7 +116,7 @@ class MovieList(_Schema):
 
 
 class ModelDescription(_Schema):
-    """`GET /model` (or the bundle's `model_metadata.json`): what the served model is."""
+    """`GET /model`: what the served model is (its `model_metadata.json`)."""
 
     version: str
     model_name: str = ""

@@ -12,7 +12,7 @@ import streamlit as st
 
 from movierec.frontend.components import inject_styles, status_badge
 
-PAGES = Path(__file__).parent / "views"
+VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(
     page_title="MovieRec: find your next movie", page_icon=":material/movie:", layout="wide"
@@ -21,11 +21,11 @@ inject_styles()
 navigation = st.navigation(
     [
         st.Page(
-            PAGES / "personalized.py", title="For you", icon=":material/recommend:", default=True
+            VIEWS / "personalized.py", title="For you", icon=":material/recommend:", default=True
         ),
-        st.Page(PAGES / "similar.py", title="Similar movies", icon=":material/join_inner:"),
-        st.Page(PAGES / "popular.py", title="Popular", icon=":material/local_fire_department:"),
-        st.Page(PAGES / "about.py", title="About", icon=":material/info:"),
+        st.Page(VIEWS / "similar.py", title="Similar movies", icon=":material/join_inner:"),
+        st.Page(VIEWS / "popular.py", title="Popular", icon=":material/local_fire_department:"),
+        st.Page(VIEWS / "about.py", title="About", icon=":material/info:"),
     ]
 )
 navigation.run()

@@ -19,7 +19,6 @@ import scipy.sparse as sp
 
 # Per-user metrics; "coverage" is a catalogue-level metric computed separately.
 USER_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")
-CATALOGUE_METRICS = ("coverage",)
 # Bootstrap draws are done in chunks of at most this many user indices, to bound memory.
 _BOOTSTRAP_CHUNK = 2_000_000
 

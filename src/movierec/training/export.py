@@ -1,7 +1,7 @@
 """Export the `production` model version to the serving directory, atomically.
 
 The version's bundle is downloaded from MLflow into a fresh `models/releases/<version>-<ts>/`
-directory and validated (every required file, shapes that agree with the mappings, no NaN);
+directory and validated with the checks serving runs at load (`movierec.artifacts.read_bundle`);
 only then is `models/production` switched to it by replacing a symlink with `os.replace`, so
 serving sees either the old complete bundle or the new one, never a mixture. A bundle that
 fails validation is deleted and the old production stays as it was.
@@ -15,26 +15,13 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import faiss
-import numpy as np
-import scipy.sparse as sp
-from pydantic import ValidationError
-
 from movierec.artifacts import (
-    ITEM_EMBEDDINGS,
-    ITEM_FEATURES,
-    ITEM_INDEX,
-    ITEM_MAPPING,
-    ITEM_WEIGHTS,
     METRICS,
     MODEL_METADATA,
-    POPULARITY,
-    USER_EMBEDDINGS,
-    USER_ITEMS,
-    USER_MAPPING,
+    BundleError,
     ModelMetadata,
+    read_bundle,
     read_json,
-    required_files,
     write_json,
 )
 from movierec.config import Settings
@@ -49,65 +36,15 @@ class ExportError(RuntimeError):
     """No valid production bundle can be exported; the message says what to do."""
 
 
-def _check(condition: bool, directory: Path, problem: str) -> None:
-    if not condition:
-        raise ExportError(
-            f"bundle {directory} is invalid: {problem}; retrain with `movierec train`"
-        )
-
-
-def _check_mapping(directory: Path, name: str, size: int) -> None:
-    mapping = read_json(directory / name)
-    _check(len(mapping) == size, directory, f"{name} has {len(mapping)} ids, expected {size}")
-    indices = np.sort(np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping)))
-    _check(np.array_equal(indices, np.arange(size)), directory, f"{name} indices are not 0..n-1")
-
-
-def _check_finite(directory: Path, name: str, values: np.ndarray) -> None:
-    _check(bool(np.isfinite(values).all()), directory, f"{name} holds NaN or infinite values")
-
-
 def validate_bundle(directory: Path) -> ModelMetadata:
-    """Check a bundle directory against the artifact contract; returns its metadata."""
-    _check((directory / MODEL_METADATA).is_file(), directory, f"{MODEL_METADATA} is missing")
+    """Check a bundle as serving will (`read_bundle`) and its metrics.json; return its metadata."""
     try:
-        metadata = ModelMetadata.model_validate(read_json(directory / MODEL_METADATA))
-    except (ValueError, ValidationError) as exc:
-        raise ExportError(f"bundle {directory}: unreadable {MODEL_METADATA} ({exc})") from exc
-    missing = [
-        n for n in (*required_files(metadata.scorer), METRICS) if not (directory / n).is_file()
-    ]
-    _check(not missing, directory, f"missing {', '.join(missing)}")
-    n_users, n_items = metadata.n_users, metadata.n_items
-    try:
-        users = np.load(directory / USER_EMBEDDINGS, allow_pickle=False)
-        items = np.load(directory / ITEM_EMBEDDINGS, allow_pickle=False)
-        user_items = sp.load_npz(directory / USER_ITEMS)
-        index = faiss.deserialize_index(
-            np.frombuffer((directory / ITEM_INDEX).read_bytes(), dtype=np.uint8)
-        )
-        features = read_json(directory / ITEM_FEATURES)
-        popularity = read_json(directory / POPULARITY)
+        metadata = read_bundle(directory).metadata
+        if not (directory / METRICS).is_file():
+            raise BundleError(f"{directory}: missing {METRICS}; retrain with `movierec train`")
         read_json(directory / METRICS)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ExportError(f"bundle {directory} has an unreadable file ({exc})") from exc
-    dim = metadata.embedding_dim
-    _check(users.shape == (n_users, dim), directory, f"user embeddings {users.shape}")
-    _check(items.shape == (n_items, dim), directory, f"item embeddings {items.shape}")
-    _check(user_items.shape == (n_users, n_items), directory, f"user_items {user_items.shape}")
-    _check(index.ntotal == n_items and index.d == dim, directory, "index size or dimension")
-    _check(len(features) == n_items, directory, f"{len(features)} item features for {n_items}")
-    _check(len(popularity) == n_items, directory, f"{len(popularity)} popularity entries")
-    _check_mapping(directory, USER_MAPPING, n_users)
-    _check_mapping(directory, ITEM_MAPPING, n_items)
-    _check_finite(directory, USER_EMBEDDINGS, users)
-    _check_finite(directory, ITEM_EMBEDDINGS, items)
-    _check_finite(directory, USER_ITEMS, user_items.data)
-    _check_finite(directory, POPULARITY, np.array([p["score"] for p in popularity], dtype=float))
-    if metadata.scorer == "item_weights":
-        weights = sp.load_npz(directory / ITEM_WEIGHTS)
-        _check(weights.shape == (n_items, n_items), directory, f"item weights {weights.shape}")
-        _check_finite(directory, ITEM_WEIGHTS, weights.data)
+    except (BundleError, OSError, ValueError) as exc:
+        raise ExportError(f"bundle {directory} is invalid: {exc}") from exc
     return metadata
 
 

@@ -61,7 +61,7 @@ def _metric_order(name: str) -> tuple[str, int]:
 def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     """One row per metric (`ndcg@10`...), one column per evaluated split (test, validation).
 
-    Reads `model_metadata.json`'s metrics: either flat `{"ndcg@10": 0.31}` or grouped by
+    Takes the metrics of `GET /model`: either flat `{"ndcg@10": 0.31}` or grouped by
     split `{"test": {"ndcg@10": 0.31}, "validation": {...}}`; values may be `{"mean": ...}`.
     """
     columns: dict[str, dict[str, float]] = {}

@@ -1,0 +1,96 @@
+"""Typed settings: configs/*.yaml, MOVIEREC_* overrides, and errors that name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from movierec.config import ConfigError, load_settings
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(autouse=True)
+def repo_configs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(REPO_ROOT / "configs"))
+    for name in ("MOVIELENS_BASE_URL", "MOVIEREC_ADMIN_TOKEN", "MOVIEREC_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_committed_configs_load_with_their_values() -> None:
+    settings = load_settings()
+    assert settings.data.dataset == "ml-100k"
+    assert settings.data.split.strategy == "global_time"
+    assert settings.data.checksums["ml-100k"]["u.data"].startswith("06416e59")
+    assert settings.training.models == ["popularity", "item_item", "als", "ease"]
+    assert settings.training.mlflow.tracking_uri == "sqlite:///mlflow.db"
+    assert (settings.serving.port, settings.frontend.port) == (8000, 8502)
+    assert settings.monitoring.dashboard_port == 8501
+
+
+def test_environment_overrides_fields_and_nested_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOVIEREC_SERVING__PORT", "9001")
+    monkeypatch.setenv("MOVIEREC_DATA__SPLIT__STRATEGY", "leave_last_n")
+    monkeypatch.setenv("MOVIEREC_TRAINING__MODELS", '["popularity", "als"]')
+    monkeypatch.setenv("MOVIEREC_MONITORING__THRESHOLDS__P99_LATENCY_MS", "12.5")
+    settings = load_settings()
+    assert settings.serving.port == 9001
+    assert settings.data.split.strategy == "leave_last_n"
+    assert settings.data.split.seed == 42  # the rest of the YAML section stays
+    assert settings.training.models == ["popularity", "als"]
+    assert settings.monitoring.thresholds.p99_latency_ms == 12.5
+
+
+def test_short_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOVIELENS_BASE_URL", "/srv/mirror")
+    monkeypatch.setenv("MOVIEREC_ADMIN_TOKEN", "s3cret")
+    monkeypatch.setenv("MOVIEREC_API_URL", "http://api:8000")
+    settings = load_settings()
+    assert settings.data.base_url == "/srv/mirror"
+    assert settings.serving.admin_token == "s3cret"
+    assert settings.frontend.api_url == "http://api:8000"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("MOVIEREC_SERVING__PORT", "eighty", "serving.port"),
+        ("MOVIEREC_DATA__DATASET", "ml-5m", "data.dataset"),
+        ("MOVIEREC_DATA__SPLIT__STRATEGY", "random", "data.split.strategy"),
+        ("MOVIEREC_TRAINING__SELECTION_METRIC", "ndcg", "training.selection_metric"),
+        ("MOVIEREC_TRAINING__BOOTSTRAP_SAMPLES", "-1", "training.bootstrap_samples"),
+    ],
+)
+def test_a_wrong_value_names_its_field(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert named in str(error.value)
+    assert repr(value) in str(error.value) or value in str(error.value)
+
+
+def test_an_unknown_key_in_a_yaml_file_is_a_typo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "serving.yaml").write_text("serving:\n  prot: 9000\n")
+    monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"serving\.prot"):
+        load_settings()
+
+
+def test_invalid_yaml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data.yaml").write_text("data: [unclosed\n")
+    monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"data\.yaml"):
+        load_settings()
+
+
+def test_without_a_config_folder_the_defaults_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(tmp_path / "absent"))
+    settings = load_settings()
+    assert settings.serving.port == 8000
+    assert settings.data.checksums == {}
