@@ -165,7 +165,9 @@ def _style(genre: str | None) -> tuple[str, int]:
     return GENRE_STYLES.get(genre, (DEFAULT_STYLE[0], zlib.crc32(genre.encode()) % 360))
 
 
-def _card(movie: Movie, rank: int | None, top_score: float, seed: bool = False) -> str:
+def _card(
+    movie: Movie, rank: int | None, top_score: float, seed: bool = False, label: str = "score"
+) -> str:
     icon, hue = _style(movie.genres[0] if movie.genres else None)
     badge = f'<span class="mr-rank">#{rank}</span>' if rank is not None else ""
     if seed:
@@ -180,7 +182,7 @@ def _card(movie: Movie, rank: int | None, top_score: float, seed: bool = False) 
         width = 100.0 * movie.score / top_score if top_score > 0 else 0.0
         width = max(4.0, min(100.0, width))
         score = (
-            f'<div class="mr-score" title="model score">score {movie.score:.3g}'
+            f'<div class="mr-score" title="{label}">{label} {movie.score:.3g}'
             f'<div class="mr-bar"><span style="width: {width:.0f}%"></span></div></div>'
         )
     classes = "mr-card mr-seed" if seed else "mr-card"
@@ -192,12 +194,14 @@ def _card(movie: Movie, rank: int | None, top_score: float, seed: bool = False) 
     )
 
 
-def movie_cards(movies: Sequence[Movie], ranked: bool = True) -> None:
-    """Show movies as a wrapping grid of cards: title, year, genre chips and score."""
+def movie_cards(movies: Sequence[Movie], ranked: bool = True, label: str = "score") -> None:
+    """Show movies as a wrapping grid of cards: title, year, genre chips and `label`led score
+    (the model's score, or "popularity" where the ranking is by popularity)."""
     scores = [m.score for m in movies if m.score is not None]
     top = max(scores) if scores else 0.0
     cards = "".join(
-        _card(movie, rank if ranked else None, top) for rank, movie in enumerate(movies, 1)
+        _card(movie, rank if ranked else None, top, label=label)
+        for rank, movie in enumerate(movies, 1)
     )
     st.html(f'<div class="mr-grid">{cards}</div>')
 

@@ -115,7 +115,8 @@ def results() -> None:
     if not answer.recommendations:
         st.info("No movie matches these filters: widen the years or pick other genres.")
         return
-    movie_cards(answer.recommendations)
+    unknown_user = answer.fallback_reason == "unknown_user"
+    movie_cards(answer.recommendations, label="popularity" if unknown_user else "score")
 
 
 def render() -> None:

@@ -40,7 +40,7 @@ def render() -> None:
     if not answer.recommendations:
         st.info("No movie of this genre is in the catalogue.")
         return
-    movie_cards(answer.recommendations)
+    movie_cards(answer.recommendations, label="popularity")
 
 
 render()
