@@ -22,7 +22,7 @@ from rich.console import Console
 from movierec.config import Settings, load_settings
 from movierec.streamlit_app import streamlit_command
 from movierec.training.pipeline import run_pipeline
-from tests.conftest import real_mirror, settings_in
+from tests.conftest import real_mirror, requires_ml100k, settings_in
 from tests.servers import REPO_ROOT, free_port, running_process
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,6 +45,16 @@ requires_chromium = pytest.mark.skipif(
     not CHROMIUM.is_file(),
     reason=f"headless Chromium not found at {CHROMIUM}: apt-get install chromium",
 )
+
+# The marks of a browser test on the real ml-100k system.
+BROWSER_ON_ML100K = [
+    pytest.mark.e2e,
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    requires_ml100k,
+    requires_chromium,
+]
 
 
 @pytest.fixture(scope="session")

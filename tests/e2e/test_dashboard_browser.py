@@ -19,22 +19,14 @@ from movierec.artifacts import MODEL_METADATA, read_json
 from movierec.config import Settings, SimulatorSettings
 from movierec.monitoring.simulator import simulate, traffic_sources
 from movierec.streamlit_app import DASHBOARD_APP
-from tests.conftest import requires_ml100k
-from tests.e2e.conftest import requires_chromium, running_streamlit, save_screenshot
+from tests.e2e.conftest import BROWSER_ON_ML100K, running_streamlit, save_screenshot
 from tests.servers import running_api
 
 MIX = SimulatorSettings(unknown_user_share=0.1, similar_share=0.25, popular_share=0.15)
 CHARTS = 7
 WAIT_MS = 60_000
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.timeout(300),
-    requires_ml100k,
-    requires_chromium,
-]
+pytestmark = BROWSER_ON_ML100K
 
 
 @pytest.fixture(scope="module")

@@ -19,21 +19,13 @@ from playwright.sync_api import Browser, Page, expect
 from movierec.artifacts import ITEM_FEATURES, MODEL_METADATA, read_json
 from movierec.config import Settings
 from movierec.streamlit_app import FRONTEND_APP
-from tests.conftest import requires_ml100k
-from tests.e2e.conftest import requires_chromium, running_streamlit, save_screenshot
+from tests.e2e.conftest import BROWSER_ON_ML100K, running_streamlit, save_screenshot
 from tests.servers import running_api
 
 WAIT_MS = 30_000
 CARDS = 12  # the pages' default number of movies
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.timeout(300),
-    requires_ml100k,
-    requires_chromium,
-]
+pytestmark = BROWSER_ON_ML100K
 
 
 @pytest.fixture(scope="module")
