@@ -8,6 +8,7 @@ stops them all cleanly on Ctrl-C (or when one of them dies).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -97,12 +98,24 @@ def ensure_production_model(settings: Settings, pipeline: Callable[[Settings], o
     return True
 
 
-def _wait_healthy(service: Service, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+def _log_path(log_dir: Path, service: Service) -> Path:
+    return log_dir / f"{service.name.lower().replace(' ', '_')}.log"
+
+
+def _last_lines(path: Path, count: int = 5) -> str:
+    lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
+    return "\n".join(lines[-count:])
+
+
+def _wait_healthy(
+    service: Service, process: subprocess.Popen[bytes], timeout_s: float, log_path: Path
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServiceStartError(
-                f"{service.name} exited with code {process.returncode} at start"
+                f"{service.name} exited with code {process.returncode} at start (is its port "
+                f"taken? see {log_path}):\n{_last_lines(log_path)}"
             )
         try:
             # The API answers 503 until a model is loaded: any answer means the process is up.
@@ -111,7 +124,8 @@ def _wait_healthy(service: Service, process: subprocess.Popen[bytes], timeout_s:
         except httpx.HTTPError:
             time.sleep(0.3)
     raise ServiceStartError(
-        f"{service.name} did not answer {service.health_path} in {timeout_s:.0f} s"
+        f"{service.name} did not answer {service.health_path} in {timeout_s:.0f} s; "
+        f"see {log_path}"
     )
 
 
@@ -137,18 +151,18 @@ def start_all(
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for service in to_start:
-            log_path = log_dir / f"{service.name.lower().replace(' ', '_')}.log"
-            with log_path.open("wb") as log:
+            with _log_path(log_dir, service).open("wb") as log:
                 processes.append(
                     subprocess.Popen(
                         service.command,
                         stdout=log,
                         stderr=subprocess.STDOUT,
+                        env={**os.environ, **service.env},
                         start_new_session=True,
                     )
                 )
         for service, process in zip(to_start, processes, strict=True):
-            _wait_healthy(service, process, timeout_s)
+            _wait_healthy(service, process, timeout_s, _log_path(log_dir, service))
     except BaseException:
         stop_all(processes)
         raise
