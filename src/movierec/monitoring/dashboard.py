@@ -40,10 +40,8 @@ REPLAY_NOTES = """
 Black ticks mark the offline values of the production version (**{version}**) from its
 training evaluation, when the bundle records them.
 """
-MS_COLUMNS = {
-    name: st.column_config.NumberColumn(format="%.2f")
-    for name in ("p50 (ms)", "p95 (ms)", "p99 (ms)", "max (ms)")
-}
+LATENCY_COLUMNS = ("p50", "p95", "p99", "max")
+MS_COLUMNS = {name: st.column_config.NumberColumn(format="%.2f") for name in LATENCY_COLUMNS}
 NO_TRAFFIC = """
 **No requests logged {where}.** The dashboard fills up as the API serves requests:
 
@@ -95,7 +93,7 @@ def alerts_panel(report: KpiReport) -> None:
 def latency_table(report: KpiReport) -> pd.DataFrame:
     frame = pd.DataFrame([row.model_dump() for row in report.latency])
     columns = {"endpoint": "endpoint", "requests": "requests"}
-    columns |= {f"{name}_ms": f"{name} (ms)" for name in ("p50", "p95", "p99", "max")}
+    columns |= {f"{name}_ms": name for name in LATENCY_COLUMNS}
     return frame[list(columns)].rename(columns=columns).set_index("endpoint")
 
 
@@ -206,8 +204,8 @@ def report_body(settings: Settings, window: str) -> None:
     left, right = st.columns(2, gap="large")
     left.subheader("Latency distribution", anchor=False)
     left.altair_chart(charts.histogram_chart(report))
-    right.subheader("Latency per endpoint", anchor=False)
-    right.dataframe(latency_table(report), column_config=MS_COLUMNS)
+    right.subheader("Latency per endpoint (ms)", anchor=False)
+    right.dataframe(latency_table(report), column_config=MS_COLUMNS, width="stretch")
     right.subheader("Model versions served", anchor=False)
     right.altair_chart(charts.versions_chart(report))
 
