@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,9 @@ def test_a_good_bundle_swaps_in_without_failing_a_request(
                 assert response.status_code == 200, response.text
                 assert response.json()["model_version"] == f"v{round_}"
                 assert response.json()["previous_version"] == f"v{round_ - 1}"
+            deadline = time.monotonic() + 10  # let the requester see the last version too
+            while "v4" not in versions and time.monotonic() < deadline:
+                time.sleep(0.01)
         finally:
             stop.set()
             worker.join()
