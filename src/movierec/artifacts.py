@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import faiss
 import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, Field, ValidationError
@@ -274,6 +273,10 @@ def _load_popularity(path: Path, item_columns: dict[int, int]) -> np.ndarray:
 
 
 def _load_index(path: Path, n_items: int, dim: int) -> Any:
+    # Imported here: the file names and metadata of this module are also read by the
+    # dashboard and `movierec up`, which never load an index.
+    import faiss
+
     try:
         index = faiss.read_index(str(path))
     except RuntimeError as exc:
