@@ -5,8 +5,9 @@ Conventions: `timestamp` is UTC text `YYYY-MM-DD HH:MM:SS.ffffff` (what SQLite's
 read); `user_id` is NULL for /similar and /popular; `recommendations` and `scores` are JSON
 arrays (movie ids, floats); `fallback_reason` is NULL unless `is_fallback` is 1.
 
-`request_id` (a UUID4) is not indexed: a random key would scatter every insert across the
-B-tree (about 3x the cost of an append, measured); reports read by time, which is indexed.
+`request_id` is a UUID4 that SQLite draws as the API writes the row. It is not indexed: a
+random key would scatter every insert across the B-tree (about 3x the cost of an append,
+measured); reports read by time, which is indexed.
 """
 
 from __future__ import annotations

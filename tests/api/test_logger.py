@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from tests.api.conftest import ClientFactory, log_rows
 
 def entry(user_id: int) -> LogEntry:
     served = ServedRequest("/recommend", user_id, "v1", [1, 2], [0.5, 0.25], True, "unknown_user")
-    return LogEntry(served, datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC), 1.5)
+    moment = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    return LogEntry.of(served, round(moment.timestamp() * 1_000_000), 1.5)
 
 
 def count(db: Path) -> int:
@@ -40,6 +42,9 @@ def test_a_row_holds_the_spec_columns(tmp_path: Path) -> None:
     logger.stop()
     (row,) = log_rows(tmp_path / "log.db")
     assert tuple(row.keys()) == COLUMNS
+    request_id = uuid.UUID(row["request_id"])
+    assert str(request_id) == row["request_id"]  # the canonical lower-case text form
+    assert (request_id.version, request_id.variant) == (4, uuid.RFC_4122)
     assert row["timestamp"] == "2024-05-01 12:00:00.123456"
     assert (row["user_id"], row["endpoint"], row["model_version"]) == (7, "/recommend", "v1")
     assert json.loads(row["recommendations"]) == [1, 2]
@@ -63,6 +68,9 @@ def test_full_batches_are_written_before_the_flush_interval(tmp_path: Path) -> N
     logger.stop()
     assert count(db) == 25
     assert logger.stats().written == 25
+    with sqlite3.connect(db) as conn:
+        ids = [uuid.UUID(r[0]) for r in conn.execute("SELECT request_id FROM request_logs")]
+    assert len(set(ids)) == 25 and {i.version for i in ids} == {4}
 
 
 def test_a_partial_batch_is_written_after_the_flush_interval(tmp_path: Path) -> None:
@@ -109,6 +117,7 @@ def test_served_requests_are_logged_once_and_errors_not_at_all(
         r["movie_id"] for r in recommended["recommendations"]
     ]
     assert rec["model_version"] == recommended["model_version"]
+    assert json.loads(rec["scores"]) == [r["score"] for r in recommended["recommendations"]]
     assert rows["/similar"]["user_id"] is None and rows["/similar"]["is_fallback"] == 0
     assert json.loads(rows["/similar"]["recommendations"]) == [
         s["movie_id"] for s in similar["similar_items"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -23,12 +22,12 @@ TRACE_KEY = "movierec.trace"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestTrace:
     """Start time of one request and, once a route has answered it, what it served."""
 
     started: float = field(default_factory=time.perf_counter)
-    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    timestamp_us: int = field(default_factory=lambda: time.time_ns() // 1000)
     served: ServedRequest | None = None
 
 
@@ -93,4 +92,4 @@ class RequestLogMiddleware:
         if status == 200 and trace.served is not None:
             logger: RequestLogger = scope["app"].state.serving.logger
             latency_ms = (time.perf_counter() - trace.started) * 1000.0
-            logger.log(LogEntry(trace.served, trace.timestamp, latency_ms))
+            logger.log(LogEntry.of(trace.served, trace.timestamp_us, latency_ms))
