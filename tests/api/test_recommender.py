@@ -8,11 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from movierec.api import fallback
 from movierec.api.errors import InvalidFieldError
 from movierec.api.model_loader import load_bundle
-from movierec.api.recommender import EmbeddingScorer, ItemWeightsScorer, Recommender, top_k
+from movierec.api.recommender import (
+    EmbeddingScorer,
+    ItemWeightsScorer,
+    Recommender,
+    best_k,
+    top_k,
+)
 from movierec.api.schemas import FallbackReason
 
 
@@ -22,6 +30,25 @@ def test_top_k_picks_the_best_candidates_in_order() -> None:
     assert top_k(scores, candidates, 3).tolist() == [5, 3, 2]
     assert top_k(scores, candidates, 10).tolist() == [5, 3, 2, 4, 0]
     assert top_k(scores, np.zeros(6, dtype=bool), 3).tolist() == []
+
+
+def test_best_k_breaks_ties_by_position_and_never_picks_minus_infinity() -> None:
+    values = np.array([0.5, -np.inf, 0.9, 0.5, 0.2, 0.5], dtype=np.float32)
+    assert best_k(values, 1).tolist() == [2]
+    assert best_k(values, 2).tolist() == [2, 0]
+    assert best_k(values, 3).tolist() == [2, 0, 3]  # three tie at 0.5: the first ones win
+    assert best_k(values, 5).tolist() == [2, 0, 3, 5, 4]
+    assert best_k(values, 9).tolist() == [2, 0, 3, 5, 4, 1]  # k above the length: all, sorted
+
+
+@given(
+    st.lists(st.integers(-5, 5), min_size=1, max_size=60),  # small ints: many ties
+    st.integers(1, 70),
+)
+def test_best_k_is_the_head_of_a_stable_descending_sort(values: list[int], k: int) -> None:
+    array = np.array(values, dtype=np.float32)
+    expected = np.argsort(-array, kind="stable")[:k]
+    assert best_k(array, k).tolist() == expected.tolist()
 
 
 def test_most_popular_respects_the_mask() -> None:

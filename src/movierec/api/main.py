@@ -67,20 +67,23 @@ NO_FILTERS = Filters()
 router = APIRouter()
 
 
-def served(
+def serve(
     request: Request, endpoint: str, user_id: int | None, recommender: Recommender, ranking: Ranking
-) -> None:
-    """Leave what the route served on the request's trace, for the middleware to log."""
+) -> str:
+    """The ranking's movies as a JSON array; what was served is left on the request's trace for
+    the middleware to log (the scores exactly as answered)."""
+    columns, scores = ranking.columns.tolist(), ranking.scores.tolist()
     trace: RequestTrace = request.scope[TRACE_KEY]
     trace.served = ServedRequest(
-        endpoint=endpoint,
-        user_id=user_id,
-        model_version=recommender.version,
-        movie_ids=recommender.model.item_ids[ranking.columns].tolist(),
-        scores=ranking.scores.tolist(),
-        is_fallback=ranking.is_fallback,
-        fallback_reason=ranking.fallback_reason,
+        endpoint,
+        user_id,
+        recommender.version,
+        recommender.model.item_ids[ranking.columns].tolist(),
+        scores,
+        ranking.is_fallback,
+        ranking.fallback_reason,
     )
+    return recommender.movie_json.array(columns, scores)
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
@@ -130,10 +133,9 @@ async def recommend(request: Request, recommender: RecommenderDep) -> Response:
     ranking = recommender.recommend(
         body.user_id, body.k, body.exclude_seen, filters.genres, filters.year_min, filters.year_max
     )
-    served(request, "/recommend", body.user_id, recommender, ranking)
     return json_object(
         user_id=encode(body.user_id),
-        recommendations=recommender.movie_json.array(ranking.columns, ranking.scores),
+        recommendations=serve(request, "/recommend", body.user_id, recommender, ranking),
         model_version=encode(recommender.version),
         is_fallback=encode(ranking.is_fallback),
         fallback_reason=encode(ranking.fallback_reason),
@@ -150,12 +152,11 @@ async def similar(request: Request, recommender: RecommenderDep) -> Response:
     """Movies most similar to a seed movie (cosine of item embeddings, via FAISS)."""
     body = parse_body(SimilarRequest, await request.body())
     ranking = recommender.similar(body.movie_id, body.k)
-    served(request, "/similar", None, recommender, ranking)
     seed = recommender.model.items[recommender.model.item_columns[body.movie_id]]
     return json_object(
         movie_id=encode(body.movie_id),
         title=encode(seed.title),
-        similar_items=recommender.movie_json.array(ranking.columns, ranking.scores),
+        similar_items=serve(request, "/similar", None, recommender, ranking),
         model_version=encode(recommender.version),
     )
 
@@ -169,9 +170,8 @@ async def popular(
 ) -> Response:
     """Most popular movies, optionally of one genre (422 lists the valid genres)."""
     ranking = recommender.popular(k, genre or None)
-    served(request, "/popular", None, recommender, ranking)
     return json_object(
-        recommendations=recommender.movie_json.array(ranking.columns, ranking.scores),
+        recommendations=serve(request, "/popular", None, recommender, ranking),
         source=encode("popularity"),
         model_version=encode(recommender.version),
     )

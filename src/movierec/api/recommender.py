@@ -3,15 +3,15 @@
 One `Scorer` interface serves both kinds of bundle: "embeddings" (ALS: user vector times item
 vectors) and "item_weights" (item-item cosine or EASE: the user's interaction row times the
 item weight matrix). Genre and year filters are boolean masks over the item columns built
-once at load; a request ORs its genre masks and ANDs the year range, then `argpartition`
-picks the top k. A `Recommender` is immutable: reloading builds a new one and swaps it.
+once at load; a request ORs its genre masks and ANDs the year range, then a partial sort
+(`np.partition`) picks the top k. A `Recommender` is immutable: reloading builds a new one and
+swaps it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,8 +73,7 @@ class ItemWeightsScorer:
         return np.asarray(self.item_weights[seen].T @ weights).ravel()
 
 
-@dataclass(frozen=True)
-class Ranking:
+class Ranking(NamedTuple):
     """Item columns best first, their scores, and whether (and why) a fallback answered."""
 
     columns: np.ndarray
@@ -83,20 +82,22 @@ class Ranking:
     fallback_reason: FallbackReason | None = None
 
 
+def best_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` largest `values`, largest first (ties by position).
+
+    `np.partition` finds the k-th largest value and a comparison keeps what reaches it: on this
+    machine's numpy that is half the time of `np.argpartition` over a 1,682-item catalogue."""
+    if len(values) <= k:
+        return np.argsort(-values, kind="stable")
+    cut = np.partition(values, len(values) - k)[len(values) - k]
+    positions = np.flatnonzero(values >= cut)
+    return positions[np.argsort(-values[positions], kind="stable")[:k]]
+
+
 def top_k(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     """Columns of the `k` best `scores` among the `candidates` mask, best first."""
     columns = np.flatnonzero(candidates)
-    if len(columns) > k:
-        columns = columns[np.argpartition(-scores[columns], k - 1)[:k]]
-    return columns[np.argsort(-scores[columns], kind="stable")]
-
-
-def top_k_unfiltered(scores: np.ndarray, k: int) -> np.ndarray:
-    """Columns of the `k` best of all `scores` (`k` < their number), best first; `-inf` never
-    wins. No mask, no candidate list: the common request (no filters) allocates nothing of
-    the catalogue's size except one copy of the scores."""
-    columns = np.argpartition(-scores, k - 1)[:k]
-    return columns[np.argsort(-scores[columns], kind="stable")]
+    return columns[best_k(scores[columns], k)]
 
 
 class ItemMasks:
@@ -201,8 +202,8 @@ class Recommender:
         seen = self.seen(row) if exclude_seen else NO_COLUMNS
         if eligible is None and not self.scorer.sparse and self.model.n_items - len(seen) > k:
             ranked = scores.copy()
-            ranked[seen] = -np.inf
-            columns = top_k_unfiltered(ranked, k)
+            ranked[seen] = -np.inf  # more than k items are left, so -inf never wins
+            columns = best_k(ranked, k)
             return Ranking(columns, scores[columns])
         if eligible is None:
             eligible = np.ones(self.model.n_items, dtype=bool)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import numpy as np
 from fastapi import Response
 
 from movierec.artifacts import ItemRecord
@@ -30,22 +29,25 @@ class MovieJson:
             "," + json.dumps({"year": item.year, "genres": list(item.genres)})[1:] for item in items
         ]
 
-    def array(self, columns: np.ndarray, scores: np.ndarray) -> str:
+    def array(self, columns: list[int], scores: list[float]) -> str:
         """The JSON array of the movies in `columns` with their `scores`, in that order."""
         heads, tails = self.heads, self.tails
-        movies = ",".join(
-            f"{heads[column]}{score!r}{tails[column]}"
-            for column, score in zip(columns.tolist(), scores.tolist(), strict=True)
-        )
+        pairs = zip(columns, scores, strict=True)
+        movies = ",".join([f"{heads[column]}{score!r}{tails[column]}" for column, score in pairs])
         return f"[{movies}]"
 
 
 def json_object(**encoded: str) -> Response:
     """An `application/json` answer holding one object whose values are already JSON text."""
-    body = ",".join(f'"{name}":{value}' for name, value in encoded.items())
-    return Response("{" + body + "}", media_type="application/json")
+    body = ",".join([f'"{name}":{value}' for name, value in encoded.items()])
+    return Response(f"{{{body}}}".encode(), media_type="application/json")
+
+
+LITERALS = {True: "true", False: "false", None: "null"}
 
 
 def encode(value: str | int | bool | None) -> str:
     """One JSON scalar."""
-    return json.dumps(value)
+    if value is None or value is True or value is False:
+        return LITERALS[value]
+    return str(value) if type(value) is int else json.dumps(value)
