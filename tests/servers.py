@@ -89,8 +89,10 @@ def running_api(
     env: dict[str, str] | None = None,
     workers: int = 1,
     timeout: float = 60.0,
+    app: str = "movierec.api.main:create_app",
 ) -> Iterator[str]:
-    """Run `movierec.api` under a real uvicorn process on a free port; yield its base URL.
+    """Run `movierec.api` (or another `app` factory) under a real uvicorn process on a free
+    port; yield its base URL.
 
     Settings reach the process as MOVIEREC_SERVING__* variables; `env` adds or overrides
     variables (e.g. MOVIEREC_ADMIN_TOKEN). The process is stopped with SIGTERM on exit, so
@@ -109,7 +111,7 @@ def running_api(
         sys.executable,
         "-m",
         "uvicorn",
-        "movierec.api.main:create_app",
+        app,
         "--factory",
         "--host",
         "127.0.0.1",
