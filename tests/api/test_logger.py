@@ -56,6 +56,15 @@ def test_a_row_holds_the_spec_columns(tmp_path: Path) -> None:
     )
 
 
+def test_a_reason_without_a_fallback_is_not_logged(tmp_path: Path) -> None:
+    logger = RequestLogger(tmp_path / "log.db", queue_size=10, batch_size=5, flush_interval_s=0.1)
+    logger.start()
+    logger.log(entry(7)._replace(is_fallback=False))
+    logger.stop()
+    (row,) = log_rows(tmp_path / "log.db")
+    assert (row["is_fallback"], row["fallback_reason"]) == (0, None)
+
+
 def test_full_batches_are_written_before_the_flush_interval(tmp_path: Path) -> None:
     db = tmp_path / "log.db"
     logger = RequestLogger(db, queue_size=100, batch_size=10, flush_interval_s=60.0)

@@ -83,24 +83,33 @@ UUID4_SQL = " || ".join(
 )
 
 
+def _field(name: str, as_json: bool = False) -> str:
+    """SQL for the `LogEntry` field `name` of `value` (one entry as a JSON array): its SQL
+    value, or with `as_json` its JSON text."""
+    return f"value {'->' if as_json else '->>'} {LogEntry._fields.index(name)}"
+
+
 def _column_sql(column: str) -> str:
-    """The SQL that computes `column` of `request_logs` from `value`, one `LogEntry` as JSON."""
-    field = {name: f"value ->> {i}" for i, name in enumerate(LogEntry._fields)}
+    """The SQL that computes `column` of `request_logs` from one `LogEntry`."""
     if column == "request_id":
         return UUID4_SQL
     if column == "timestamp":  # `request_log.TIMESTAMP_FORMAT`
-        micros = field["timestamp_us"]
+        micros = _field("timestamp_us")
         return (
             f"strftime('%Y-%m-%d %H:%M:%S', {micros} / 1000000, 'unixepoch') "
             f"|| printf('.%06d', {micros} % 1000000)"
         )
-    if column in ("recommendations", "scores"):  # JSON arrays, kept as JSON text
-        return field["movie_ids" if column == "recommendations" else column].replace("->>", "->")
+    if column == "recommendations":
+        return _field("movie_ids", as_json=True)
+    if column == "scores":
+        return _field("scores", as_json=True)
     if column == "fallback_reason":
-        return f"iif({field['is_fallback']}, {field['fallback_reason']}, NULL)"
-    return field[column]
+        return f"iif({_field('is_fallback')}, {_field('fallback_reason')}, NULL)"
+    return _field(column)
 
 
+# One statement per batch: `executemany` would release and re-take the interpreter lock for
+# every row, and each re-take waits for the event loop.
 INSERT_BATCH = (
     f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
     f"SELECT {', '.join(_column_sql(column) for column in COLUMNS)} FROM json_each(?)"
