@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import pickle
 import sqlite3
 import time
 import uuid
@@ -10,13 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from movierec.api import log_writer
 from movierec.api.logger import LogEntry, RequestLogger, ServedRequest
 from movierec.request_log import COLUMNS
 from tests.api.conftest import ClientFactory, log_rows
 
 
 def entry(user_id: int) -> LogEntry:
-    served = ServedRequest("/recommend", user_id, "v1", [1, 2], [0.5, 0.25], True, "unknown_user")
+    served = ServedRequest("/recommend", user_id, "v1", [1, 2], "[0.5,0.25]", True, "unknown_user")
     moment = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     return LogEntry.of(served, round(moment.timestamp() * 1_000_000), 1.5)
 
@@ -173,3 +176,34 @@ def test_full_queue_is_visible_in_health(make_client: ClientFactory, tmp_path: P
         for _ in range(4):
             assert client.get("/popular").status_code == 200
         assert client.get("/health").json()["log"]["dropped"] == 3
+
+
+def test_the_writer_process_answers_counts_and_ends_when_the_api_is_gone(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    api_end, writer_end = context.Pipe()
+    db = tmp_path / "log.db"
+    process = context.Process(target=log_writer.run, args=(writer_end, str(db)))
+    process.start()
+    writer_end.close()
+    good = [tuple(entry(user)) for user in range(3)]
+    api_end.send_bytes(pickle.dumps(good))
+    assert api_end.recv() == (3, 0)
+    bad = [tuple(entry(9)._replace(movie_ids=[float("nan")]))]  # NaN is not JSON
+    api_end.send_bytes(pickle.dumps(bad))
+    assert api_end.recv() == (0, 1)  # counted as failed; the writer carries on
+    api_end.close()  # as when the API process dies: no goodbye, only end of file
+    process.join(10)
+    assert process.exitcode == 0
+    assert count(db) == 3
+
+
+def test_a_dead_writer_process_costs_rows_not_requests(tmp_path: Path) -> None:
+    logger = RequestLogger(tmp_path / "log.db", queue_size=100, batch_size=5, flush_interval_s=0.1)
+    logger.start()
+    assert logger._process is not None
+    logger._process.kill()
+    logger._process.join(5)
+    accepted = [logger.log(entry(user)) for user in range(7)]
+    logger.stop(timeout_s=5)
+    assert all(accepted)
+    assert logger.stats().failed == 7 and logger.stats().written == 0

@@ -1,35 +1,37 @@
 """The request logger: one row per served request into SQLite, off the request path.
 
-Requests put a `LogEntry` on a bounded in-memory queue and return at once; one writer thread
-drains it and inserts in batches (one statement, one transaction) every `flush_interval_s` or
-every `batch_size` rows, whichever comes first. A full queue drops the entry and counts it, so
-logging never blocks a request. `stop` writes everything still queued. Several worker
-processes may write to the same database: it is in WAL mode and waits up to `busy_timeout`
-for the write lock.
+Requests put a `LogEntry` on a bounded in-memory queue and return at once. A sender thread
+takes the queue in batches, every `flush_interval_s` or every `batch_size` entries, whichever
+comes first, and hands each batch to a writer process (`movierec.api.log_writer`), which
+inserts it in one transaction and answers with what it wrote. A full queue drops the entry
+and counts it, so logging never blocks a request; `stop` writes everything still queued.
+Several API processes may write to the same database: it is in WAL mode and each writer waits
+up to `busy_timeout` for the write lock.
 
-The writer shares the interpreter lock with the event loop, so it does almost nothing in
-Python: a batch goes to SQLite as one JSON array of the entries (a tuple encodes as an
-array), and SQLite, which runs without the lock, takes the columns apart, formats the
-timestamp and draws the request id. Drawing the id with `uuid.uuid4` took 14 us of the
-event loop's time per row under load (py-spy, `make benchmark-serving`).
+Why a process: a thread shares the interpreter lock with the event loop, and turning rows
+into SQL parameters is Python work. Even at a few microseconds per row, done by a thread it
+cost /recommend a tenth of its throughput (0.65x /health with it, 0.75x with no logging at
+all, wrk against one worker); here the API's share is pickling the batch, under a microsecond
+per row.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import sqlite3
+import multiprocessing
+import pickle
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import NamedTuple
 
-from movierec.request_log import COLUMNS, TABLE, connect_writer
+from movierec.request_log import connect_writer
 
 log = logging.getLogger(__name__)
-
-BUSY_TIMEOUT_MS = 10_000
 
 
 class ServedRequest(NamedTuple):
@@ -39,7 +41,7 @@ class ServedRequest(NamedTuple):
     user_id: int | None
     model_version: str | None
     movie_ids: list[int]
-    scores: list[float]
+    scores: str  # a JSON array, exactly as in the answer
     is_fallback: bool = False
     fallback_reason: str | None = None
 
@@ -53,67 +55,13 @@ class LogEntry(NamedTuple):
     user_id: int | None
     model_version: str | None
     movie_ids: list[int]
-    scores: list[float]
+    scores: str
     is_fallback: bool
     fallback_reason: str | None
 
     @classmethod
     def of(cls, served: ServedRequest, timestamp_us: int, latency_ms: float) -> LogEntry:
         return cls(timestamp_us, latency_ms, *served)
-
-
-def _random_hex(n_bytes: int) -> str:
-    return f"lower(hex(randomblob({n_bytes})))"
-
-
-# A random UUID (version 4, RFC 4122 variant) in its canonical text form, drawn by SQLite.
-UUID4_SQL = " || ".join(
-    [
-        _random_hex(4),
-        "'-'",
-        _random_hex(2),
-        "'-4'",
-        f"substr({_random_hex(2)}, 2)",
-        "'-'",
-        "substr('89ab', 1 + (random() & 3), 1)",
-        f"substr({_random_hex(2)}, 2)",
-        "'-'",
-        _random_hex(6),
-    ]
-)
-
-
-def _field(name: str, as_json: bool = False) -> str:
-    """SQL for the `LogEntry` field `name` of `value` (one entry as a JSON array): its SQL
-    value, or with `as_json` its JSON text."""
-    return f"value {'->' if as_json else '->>'} {LogEntry._fields.index(name)}"
-
-
-def _column_sql(column: str) -> str:
-    """The SQL that computes `column` of `request_logs` from one `LogEntry`."""
-    if column == "request_id":
-        return UUID4_SQL
-    if column == "timestamp":  # `request_log.TIMESTAMP_FORMAT`
-        micros = _field("timestamp_us")
-        return (
-            f"strftime('%Y-%m-%d %H:%M:%S', {micros} / 1000000, 'unixepoch') "
-            f"|| printf('.%06d', {micros} % 1000000)"
-        )
-    if column == "recommendations":
-        return _field("movie_ids", as_json=True)
-    if column == "scores":
-        return _field("scores", as_json=True)
-    if column == "fallback_reason":
-        return f"iif({_field('is_fallback')}, {_field('fallback_reason')}, NULL)"
-    return _field(column)
-
-
-# One statement per batch: `executemany` would release and re-take the interpreter lock for
-# every row, and each re-take waits for the event loop.
-INSERT_BATCH = (
-    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
-    f"SELECT {', '.join(_column_sql(column) for column in COLUMNS)} FROM json_each(?)"
-)
 
 
 @dataclass(frozen=True)
@@ -125,11 +73,11 @@ class LoggerStats:
 
 
 class RequestLogger:
-    """Bounded in-memory queue + one batching writer thread over the request-log database.
+    """Bounded in-memory queue, a batching sender thread and one writer process.
 
-    `log` only appends to a list under a lock: the writer is woken once per full batch, not
+    `log` only appends to a list under a lock: the sender is woken once per full batch, not
     once per entry (a wake-up per request, as `queue.Queue` does, costs the event loop more
-    GIL hand-overs than the whole insert).
+    interpreter-lock hand-overs than the whole insert).
     """
 
     def __init__(
@@ -143,17 +91,29 @@ class RequestLogger:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._process: BaseProcess | None = None
+        self._pipe: Connection | None = None
         self._lock = threading.Lock()
         self._queued = self._written = self._dropped = self._failed = 0
 
     def start(self) -> None:
-        """Open the database (creating the table) and start the writer thread."""
-        conn = connect_writer(self.db_path)
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(conn,), name="request-log-writer", daemon=True
+        """Create the database and table (so a bad path fails now), start the writer process
+        and the sender thread."""
+        from movierec.api import log_writer  # it imports `LogEntry` from here
+
+        connect_writer(self.db_path).close()
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self._pipe, child_end = context.Pipe()
+        self._process = context.Process(
+            target=log_writer.run,
+            args=(child_end, str(self.db_path)),
+            name="movierec-request-log",
+            daemon=True,
         )
+        self._process.start()
+        child_end.close()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="request-log-sender", daemon=True)
         self._thread.start()
 
     def log(self, entry: LogEntry) -> bool:
@@ -170,12 +130,20 @@ class RequestLogger:
         return True
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """Write every queued entry, then stop the thread."""
+        """Write every queued entry, then stop the sender thread and the writer process."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        if self._process is not None and self._pipe is not None:
+            with contextlib.suppress(OSError):  # already gone
+                self._pipe.send_bytes(b"")  # the writer's signal to end
+            self._process.join(timeout_s)
+            if self._process.is_alive():
+                self._process.terminate()
+            self._pipe.close()
+            self._process = self._pipe = None
 
     def stats(self) -> LoggerStats:
         with self._lock:
@@ -191,32 +159,30 @@ class RequestLogger:
             del self._pending[:take]
         return batch
 
-    def _run(self, conn: sqlite3.Connection) -> None:
-        try:
-            deadline = time.monotonic() + self.flush_interval_s
-            while True:
-                self._wake.clear()
-                stopping = self._stopping.is_set()
-                due = time.monotonic() >= deadline
-                batch = self._take(everything=due or stopping)
-                for start in range(0, len(batch), self.batch_size):
-                    self._write(conn, batch[start : start + self.batch_size])
-                if stopping:
-                    return
-                if due:
-                    deadline = time.monotonic() + self.flush_interval_s
-                self._wake.wait(max(0.0, deadline - time.monotonic()))
-        finally:
-            conn.close()
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.flush_interval_s
+        while True:
+            self._wake.clear()
+            stopping = self._stopping.is_set()
+            due = time.monotonic() >= deadline
+            batch = self._take(everything=due or stopping)
+            for start in range(0, len(batch), self.batch_size):
+                self._send(batch[start : start + self.batch_size])
+            if stopping:
+                return
+            if due:
+                deadline = time.monotonic() + self.flush_interval_s
+            self._wake.wait(max(0.0, deadline - time.monotonic()))
 
-    def _write(self, conn: sqlite3.Connection, batch: list[LogEntry]) -> None:
+    def _send(self, batch: list[LogEntry]) -> None:
+        """Hand `batch` to the writer process and wait for its counts."""
+        assert self._pipe is not None
         try:
-            with conn:
-                conn.execute(INSERT_BATCH, (json.dumps(batch, allow_nan=False),))
-        except (sqlite3.Error, OverflowError, ValueError):
-            log.exception("could not write %d request-log rows to %s", len(batch), self.db_path)
-            with self._lock:
-                self._failed += len(batch)
-            return
+            self._pipe.send_bytes(pickle.dumps([tuple(entry) for entry in batch]))
+            written, failed = self._pipe.recv()
+        except (OSError, EOFError):
+            log.error("the request-log writer process is gone; %d rows not written", len(batch))
+            written, failed = 0, len(batch)
         with self._lock:
-            self._written += len(batch)
+            self._written += written
+            self._failed += failed

@@ -30,7 +30,7 @@ from movierec.api.errors import ReloadRejectedError, install_error_handlers
 from movierec.api.logger import ServedRequest
 from movierec.api.middleware import TRACE_KEY, RequestLogMiddleware, RequestTrace
 from movierec.api.recommender import Ranking, Recommender
-from movierec.api.render import encode, json_object
+from movierec.api.render import encode, format_scores, json_object
 from movierec.api.schemas import (
     MAX_K,
     CatalogueMovie,
@@ -72,14 +72,15 @@ def serve(
 ) -> str:
     """The ranking's movies as a JSON array; what was served is left on the request's trace for
     the middleware to log (the scores exactly as answered)."""
-    columns, scores = ranking.columns.tolist(), ranking.scores.tolist()
+    columns = ranking.columns.tolist()
+    scores = format_scores(ranking.scores.tolist())
     trace: RequestTrace = request.scope[TRACE_KEY]
     trace.served = ServedRequest(
         endpoint,
         user_id,
         recommender.version,
-        recommender.model.item_ids[ranking.columns].tolist(),
-        scores,
+        [recommender.movie_ids[column] for column in columns],
+        f"[{','.join(scores)}]",
         ranking.is_fallback,
         ranking.fallback_reason,
     )
