@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def test_a_wrong_value_names_its_field(
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert named in str(error.value)
-    assert repr(value) in str(error.value) or value in str(error.value)
+    assert f"got {value!r} from {variable}" in str(error.value)
 
 
 def test_an_unknown_key_in_a_yaml_file_is_a_typo(
@@ -76,21 +77,78 @@ def test_an_unknown_key_in_a_yaml_file_is_a_typo(
 ) -> None:
     (tmp_path / "serving.yaml").write_text("serving:\n  prot: 9000\n")
     monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(tmp_path))
-    with pytest.raises(ConfigError, match=r"serving\.prot"):
+    with pytest.raises(ConfigError, match=r"serving\.prot") as error:
         load_settings()
+    assert f"from {tmp_path}/*.yaml" in str(error.value)
 
 
-def test_invalid_yaml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "data.yaml").write_text("data: [unclosed\n")
+@pytest.mark.parametrize(
+    ("variable", "value", "form"),
+    [
+        ("MOVIEREC_TRAINING__MODELS", "popularity,als", "a JSON list"),
+        ("MOVIEREC_TRAINING__K_VALUES", "ten", "a JSON list"),
+        ("MOVIEREC_TRAINING__ALS__SEARCH__FACTORS", "32, 64", "a JSON list"),
+        ("MOVIEREC_DATA__SPLIT", "strategy=leave_last_n", "a JSON object"),
+        ("MOVIEREC_TRAINING", "models=als", "a JSON object"),
+    ],
+)
+def test_a_list_or_mapping_that_is_not_json_names_its_variable_and_form(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, form: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    message = str(error.value)
+    assert message.startswith(f"{variable} must be {form}, e.g. '")
+    assert repr(value) in message and "\n" not in message
+    example = re.search(r"e\.g\. '(.+?)'", message)
+    assert example is not None
+    monkeypatch.setenv(variable, example.group(1))  # the example shown is itself accepted
+    load_settings()
+
+
+def test_invalid_yaml_names_the_file_and_line_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "data.yaml").write_text("data:\n  dataset: ml-100k\n  splits: [1,\n")
     monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(tmp_path))
-    with pytest.raises(ConfigError, match=r"data\.yaml"):
+    with pytest.raises(ConfigError) as error:
         load_settings()
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'data.yaml'}: not valid YAML at line 4, column 1: ")
+    assert "\n" not in message
 
 
-def test_without_a_config_folder_the_defaults_apply(
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("- data\n", "expected a mapping of sections such as 'data:', got ['data']"),
+        ("serving: 9000\n", "section 'serving' must be a mapping of fields, got 9000"),
+    ],
+)
+def test_a_yaml_file_of_the_wrong_shape_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, complaint: str
+) -> None:
+    (tmp_path / "serving.yaml").write_text(text)
+    monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(error.value) == f"{tmp_path / 'serving.yaml'}: {complaint}"
+
+
+def test_a_config_dir_that_does_not_exist_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(tmp_path / "absent"))
+    with pytest.raises(ConfigError, match=r"^MOVIEREC_CONFIG_DIR=.*absent is not a folder"):
+        load_settings()
+
+
+def test_without_a_configs_folder_the_defaults_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MOVIEREC_CONFIG_DIR")
+    monkeypatch.chdir(tmp_path)
     settings = load_settings()
     assert settings.serving.port == 8000
     assert settings.data.checksums == {}

@@ -6,7 +6,12 @@ field can be overridden by an environment variable named `MOVIEREC_<SECTION>__<F
 (nested fields add `__<SUBFIELD>`), for example `MOVIEREC_SERVING__PORT=9000` or
 `MOVIEREC_DATA__SPLIT__STRATEGY=leave_last_n`. Three short names are honoured as well:
 `MOVIELENS_BASE_URL` (data.base_url), `MOVIEREC_ADMIN_TOKEN` (serving.admin_token) and
-`MOVIEREC_API_URL` (frontend.api_url).
+`MOVIEREC_API_URL` (frontend.api_url). List and mapping fields take JSON, for example
+`MOVIEREC_TRAINING__MODELS='["popularity","als"]'`.
+
+Every way of getting the configuration wrong (a value out of range, a list that is not JSON,
+malformed YAML, a `MOVIEREC_CONFIG_DIR` that does not exist) is a one-line `ConfigError` that
+names the variable, file or field and says what is expected.
 
 Usage:
     >>> from movierec.config import get_settings
@@ -16,14 +21,23 @@ Usage:
 
 from __future__ import annotations
 
+import json
 import os
+import reprlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 DatasetName = Literal[
     "ml-100k",
@@ -197,6 +211,28 @@ class MonitoringSettings(Section):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
 
 
+def _config_dir() -> Path:
+    """`MOVIEREC_CONFIG_DIR`, which must exist when it is set; else `configs/` if present."""
+    given = os.environ.get("MOVIEREC_CONFIG_DIR")
+    if not given:
+        return Path("configs")
+    if not Path(given).is_dir():
+        raise ConfigError(
+            f"MOVIEREC_CONFIG_DIR={given} is not a folder; point it at the folder holding the "
+            "*.yaml settings (the repository's configs/) or unset it"
+        )
+    return Path(given)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as `line N, column M: problem (context)`."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return " ".join(str(exc).split())
+    mark = exc.problem_mark
+    context = f" ({exc.context})" if exc.context else ""
+    return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}{context}"
+
+
 class _YamlDirectorySource(PydanticBaseSettingsSource):
     """Reads every `*.yaml` file of the config directory and merges their sections."""
 
@@ -215,12 +251,60 @@ class _YamlDirectorySource(PydanticBaseSettingsSource):
             try:
                 content = yaml.safe_load(path.read_text()) or {}
             except yaml.YAMLError as exc:
-                raise ConfigError(f"{path}: not valid YAML ({exc}); fix the file") from exc
+                raise ConfigError(
+                    f"{path}: not valid YAML at {_yaml_problem(exc)}; fix the file"
+                ) from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path}: cannot be read ({exc})") from exc
             if not isinstance(content, dict):
-                raise ConfigError(f"{path}: expected a mapping of sections, got {type(content)}")
+                raise ConfigError(
+                    f"{path}: expected a mapping of sections such as 'data:', "
+                    f"got {reprlib.repr(content)}"
+                )
             for section, values in content.items():
+                if not isinstance(values or {}, dict):
+                    raise ConfigError(
+                        f"{path}: section {section!r} must be a mapping of fields, "
+                        f"got {reprlib.repr(values)}"
+                    )
                 merged.setdefault(section, {}).update(values or {})
         return merged
+
+
+def _json_form(field: FieldInfo | None) -> str:
+    """What a list or mapping variable must hold, with an example taken from the default."""
+    default = field.get_default(call_default_factory=True) if field is not None else None
+    if isinstance(default, BaseModel):  # a section or sub-section: show its first field
+        default = dict(list(default.model_dump(mode="json").items())[:1])
+    if not isinstance(default, list | dict):
+        return "valid JSON"
+    kind = "list" if isinstance(default, list) else "object"
+    example = f", e.g. '{json.dumps(default, separators=(',', ':'))}'" if default else ""
+    return f"a JSON {kind}{example}"
+
+
+class _EnvVariables(EnvSettingsSource):
+    """The `MOVIEREC_*` variables; a list or mapping that is not JSON names its variable."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        try:  # pydantic-settings passes None for a dict's values despite its annotation
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ConfigError(
+                f"{self._variable_of(field_name, value)} must be {_json_form(field)} "
+                f"(got {value!r})"
+            ) from exc
+
+    def _variable_of(self, field_name: str, value: str) -> str:
+        """The variable holding `value` for `field_name` (the source is told only the field)."""
+        top = f"{self.env_prefix}{field_name}".lower()
+        nested = f"{self.env_nested_delimiter}{field_name}".lower()
+        names = sorted(
+            name
+            for name, text in self.env_vars.items()
+            if text == value and name.lower().endswith((top, nested))
+        )
+        return (names[0] if names else top).upper()
 
 
 class _ShortEnvNames(PydanticBaseSettingsSource):
@@ -259,28 +343,43 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_dir = Path(os.environ.get("MOVIEREC_CONFIG_DIR", "configs"))
         return (
             init_settings,
-            env_settings,
+            _EnvVariables(settings_cls),
             _ShortEnvNames(settings_cls),
-            _YamlDirectorySource(settings_cls, config_dir),
+            _YamlDirectorySource(settings_cls, _config_dir()),
         )
+
+
+def _source_of(loc: tuple[int | str, ...]) -> str:
+    """The variable that set the field at `loc` if one did, else the YAML files."""
+    path = [part.upper() for part in loc if isinstance(part, str)]
+    candidates = ["MOVIEREC_" + "__".join(path[:depth]) for depth in range(len(path), 0, -1)]
+    candidates += [
+        name for name, field in SHORT_ENV_NAMES.items() if [f.upper() for f in field] == path[:2]
+    ]
+    set_by = [name for name in candidates if name in os.environ]
+    return set_by[0] if set_by else f"{os.environ.get('MOVIEREC_CONFIG_DIR') or 'configs'}/*.yaml"
+
+
+def _problem(error: Any) -> str:
+    """One validation error: the field, what is wrong, the value and where it came from."""
+    source = _source_of(error["loc"])
+    given = f"got {error['input']!r} from {source}" if "input" in error else f"in {source}"
+    return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} ({given})"
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from YAML, environment and `overrides`; a bad value names its field."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # a source failed; ours explain themselves
+        if isinstance(exc.__cause__, ConfigError):
+            raise exc.__cause__ from None
+        raise ConfigError(f"invalid configuration: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}"
-            + (f" (got {err['input']!r})" if "input" in err and err["type"] != "missing" else "")
-            for err in exc.errors()
-        )
-        raise ConfigError(
-            f"invalid configuration: {problems}. Fix configs/*.yaml or the MOVIEREC_* variable."
-        ) from exc
+        problems = "; ".join(_problem(error) for error in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from exc
 
 
 @lru_cache(maxsize=1)
