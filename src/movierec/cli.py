@@ -11,13 +11,18 @@ from pathlib import Path
 
 import typer
 
+# Plain Click help (rich_markup_mode=None): Typer's rich panels print a `<bool>` type beside
+# every flag, --help included, as if flags took a value.
 app = typer.Typer(
     help="movie-recommender: MovieLens to served, monitored recommendations.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-monitor_app = typer.Typer(help="Monitoring reports over the request log.", no_args_is_help=True)
+monitor_app = typer.Typer(
+    help="Monitoring reports over the request log.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(monitor_app, name="monitor")
 
 

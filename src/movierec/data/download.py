@@ -173,8 +173,12 @@ def _say_done(console: Console, dataset: str, target: Path, verified: bool, extr
     console.print(f"{dataset}: {target} ({state}){extra}")
 
 
-def download_dataset(settings: DataSettings) -> Path:
-    """Make `raw_dir/<dataset>/` hold the verified, extracted dataset and return it."""
+def download_dataset(settings: DataSettings, *, quiet_if_present: bool = False) -> Path:
+    """Make `raw_dir/<dataset>/` hold the verified, extracted dataset and return it.
+
+    `quiet_if_present` is for the later stages, which only need the data in place: they say
+    nothing when it already is, so "nothing to do" appears under the download stage only.
+    """
     dataset = settings.dataset
     if dataset not in DATASET_NAMES:
         raise DownloadError(unknown_dataset_message(dataset))
@@ -185,7 +189,10 @@ def download_dataset(settings: DataSettings) -> Path:
     if target.is_dir():
         problem = verification_problem(target, dataset, checksums)
         if problem is None:
-            _say_done(console, dataset, target, bool(checksums), "; already there, nothing to do")
+            if not quiet_if_present:
+                _say_done(
+                    console, dataset, target, bool(checksums), "; already there, nothing to do"
+                )
             return target
         console.print(f"[yellow]{target}: {problem}; fetching {dataset} again")
     raw_dir.mkdir(parents=True, exist_ok=True)

@@ -213,7 +213,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 def run_preprocess(settings: DataSettings) -> PreprocessReport:
     """Download if needed, load, preprocess, split and write `processed_dir` atomically."""
     console = Console(stderr=True, soft_wrap=True)
-    dataset_dir = download_dataset(settings)
+    dataset_dir = download_dataset(settings, quiet_if_present=True)
     with Progress(console=console) as progress:
         task = progress.add_task(f"process {settings.dataset}", total=5)
         raw = load_dataset(settings.dataset, dataset_dir)
