@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -255,7 +256,8 @@ def test_similar_rejects_bad_input(client: TestClient, payload: dict, status: in
     response = client.post("/similar", json=payload)
     assert response.status_code == status
     if status == 404:
-        assert "movie_id 5000" in response.json()["detail"]
+        detail = response.json()["detail"]
+        assert "movie_id 5000" in detail and "GET /movies lists the valid movie ids" in detail
 
 
 def test_popular_is_ordered_by_interaction_count(
@@ -387,3 +389,35 @@ def test_pre_encoded_answers_match_their_documented_models(
         item = movies[movie["movie_id"]]
         assert movie["title"] == item["title"]
         assert movie["genres"] == list(item["genres"])
+
+
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status"),
+    [
+        ("GET", "/health", None, 200),
+        ("POST", "/recommend", {"user_id": KNOWN_USER, "k": 3}, 200),
+        ("POST", "/recommend", {"user_id": UNKNOWN_USER, "k": 3}, 200),
+        ("POST", "/similar", {"movie_id": 1, "k": 3}, 200),
+        ("GET", "/popular?k=3", None, 200),
+        ("GET", "/movies", None, 200),
+        ("GET", "/model", None, 200),
+        ("POST", "/similar", {"movie_id": 5000}, 404),
+        ("POST", "/recommend", {"user_id": "ten"}, 422),
+        ("GET", "/popular?genre=Noir", None, 422),
+        ("GET", "/nowhere", None, 404),
+        ("POST", "/admin/reload", None, 404),
+    ],
+)
+def test_every_answer_is_compact_json(
+    client: TestClient, method: str, path: str, payload: dict | None, status: int
+) -> None:
+    """Pre-encoded, pydantic and error answers alike: no whitespace between JSON tokens."""
+    response = client.request(method, path, json=payload)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    body = response.content.decode()
+    json.loads(body)
+    assert not re.search(r"\s", JSON_STRING.sub("", body)), body

@@ -34,7 +34,7 @@ class UnknownMovieError(ServingError):
     def __init__(self, movie_id: int) -> None:
         super().__init__(
             f"movie_id {movie_id} is not in the catalogue of the loaded model; "
-            "pick a movie_id listed by GET /popular"
+            "GET /movies lists the valid movie ids"
         )
         self.movie_id = movie_id
 

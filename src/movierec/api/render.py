@@ -4,7 +4,8 @@ Everything about a movie except its score (id, title, year, genres) is encoded o
 by `MovieJson`; an answer only splices the scores in. Routes return these bytes as a
 `Response`, so FastAPI neither re-validates nor re-serialises them; the routes' pydantic
 `response_model`s still document the answers, and the API tests validate every body against
-them.
+them. The text has the compact form of the API's other answers (pydantic's and Starlette's):
+no spaces between tokens, non-ASCII characters written as UTF-8 rather than escaped.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ from fastapi import Response
 
 from movierec.artifacts import ItemRecord
 
+compact_json = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
+
 
 class MovieJson:
     """Pre-encoded `Movie` objects: the JSON before and after the score, one pair per column."""
 
     def __init__(self, items: Sequence[ItemRecord]) -> None:
         self.heads = [
-            json.dumps({"movie_id": item.movie_id, "title": item.title})[:-1] + ',"score":'
+            compact_json({"movie_id": item.movie_id, "title": item.title})[:-1] + ',"score":'
             for item in items
         ]
         self.tails = [
-            "," + json.dumps({"year": item.year, "genres": list(item.genres)})[1:] for item in items
+            "," + compact_json({"year": item.year, "genres": list(item.genres)})[1:]
+            for item in items
         ]
 
     def array(self, columns: list[int], scores: list[str]) -> str:
@@ -76,7 +80,7 @@ LITERALS = {True: "true", False: "false", None: "null"}
 
 @functools.lru_cache(maxsize=4096)
 def _encode_text(value: str) -> str:
-    return json.dumps(value)
+    return compact_json(value)
 
 
 def encode(value: str | int | bool | None) -> str:
