@@ -365,7 +365,9 @@ def _source_of(loc: tuple[int | str, ...]) -> str:
 def _problem(error: Any) -> str:
     """One validation error: the field, what is wrong, the value and where it came from."""
     source = _source_of(error["loc"])
-    given = f"got {error['input']!r} from {source}" if "input" in error else f"in {source}"
+    given = (
+        f"in {source}" if error["type"] == "missing" else f"got {error['input']!r} from {source}"
+    )
     return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} ({given})"
 
 
