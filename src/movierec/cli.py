@@ -192,7 +192,7 @@ def serve(
     """The recommendation API (uvicorn); starts without a model and reloads on SIGHUP."""
     from pydantic import ValidationError
 
-    from movierec.api.main import run_server
+    from movierec.api.launch import run_server
     from movierec.config import ConfigError, ServingSettings, get_settings
 
     given = dict(host=host, port=port, workers=workers, model_dir=model_dir, log_db=log_db)

@@ -169,6 +169,7 @@ class ServingSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
+    worker_start_timeout_s: int = Field(60, ge=1)
     model_dir: Path = Path("models/production")
     log_db: Path = Path("data/logs/requests.db")
     log_queue_size: int = Field(10000, ge=1)

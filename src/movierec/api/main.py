@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -271,24 +270,3 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.add_middleware(RequestLogMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     return app
-
-
-def serving_env(settings: ServingSettings) -> dict[str, str]:
-    """MOVIEREC_SERVING__* variables that make worker processes build the same settings."""
-    fields = settings.model_dump(exclude={"admin_token"})
-    return {f"MOVIEREC_SERVING__{name.upper()}": str(value) for name, value in fields.items()}
-
-
-def run_server(settings: ServingSettings) -> None:
-    """Serve with uvicorn (blocking); each of `settings.workers` processes calls `create_app`."""
-    import uvicorn
-
-    os.environ.update(serving_env(settings))
-    uvicorn.run(
-        "movierec.api.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        access_log=False,
-    )
