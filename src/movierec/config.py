@@ -25,6 +25,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from movierec.models.registry import ModelChoices, every_model
+
 DatasetName = Literal[
     "ml-100k",
     "ml-1m",
@@ -35,8 +37,6 @@ DatasetName = Literal[
     "ml-latest",
     "ml-latest-small",
 ]
-ModelKind = Literal["popularity", "item_item", "als", "ease"]
-ALL_MODELS: tuple[ModelKind, ...] = ("popularity", "item_item", "als", "ease")
 SplitStrategy = Literal["global_time", "leave_last_n", "stratified_random"]
 
 SHORT_ENV_NAMES: dict[str, tuple[str, str]] = {
@@ -82,37 +82,6 @@ class DataSettings(Section):
     split: SplitSettings = Field(default_factory=SplitSettings)
 
 
-class ItemItemSettings(Section):
-    neighbours: int = Field(100, ge=1)
-    shrinkage: float = Field(10.0, ge=0)
-
-
-class AlsSearch(Section):
-    factors: list[int] = Field(default_factory=lambda: [32, 64, 128])
-    regularization: list[float] = Field(default_factory=lambda: [0.01, 0.1])
-
-
-class AlsSettings(Section):
-    factors: int = Field(64, ge=1)
-    regularization: float = Field(0.05, ge=0)
-    iterations: int = Field(15, ge=1)
-    alpha: float = Field(1.0, gt=0)
-    weighting: Literal["bm25", "confidence", "none"] = "bm25"
-    bm25_k1: float = Field(1.2, gt=0)
-    bm25_b: float = Field(0.5, ge=0, le=1)
-    search: AlsSearch = Field(default_factory=AlsSearch)
-
-
-class EaseSearch(Section):
-    l2: list[float] = Field(default_factory=lambda: [50.0, 100.0, 250.0, 500.0, 1000.0])
-
-
-class EaseSettings(Section):
-    l2: float = Field(250.0, gt=0)
-    max_items: int = Field(20000, ge=1)
-    search: EaseSearch = Field(default_factory=EaseSearch)
-
-
 class IndexSettings(Section):
     kind: Literal["flat", "hnsw"] = "flat"
     hnsw_m: int = Field(32, ge=4)
@@ -129,15 +98,12 @@ class MlflowSettings(Section):
 
 
 class TrainingSettings(Section):
-    models: list[ModelKind] = Field(default_factory=lambda: list(ALL_MODELS), min_length=1)
+    # Kinds, parameters and search grids are declared by the models (movierec.models.registry).
+    models: ModelChoices = Field(default_factory=every_model)
     k_values: list[int] = Field(default_factory=lambda: [5, 10, 20], min_length=1)
     selection_metric: str = "ndcg@10"
     bootstrap_samples: int = Field(1000, ge=0)
     seed: int = 42
-    embedding_dim: int = Field(64, ge=2)
-    item_item: ItemItemSettings = Field(default_factory=ItemItemSettings)
-    als: AlsSettings = Field(default_factory=AlsSettings)
-    ease: EaseSettings = Field(default_factory=EaseSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     export_dir: Path = Path("models/production")
