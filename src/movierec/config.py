@@ -39,6 +39,8 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from movierec.models.registry import ModelChoices, every_model
+
 DatasetName = Literal[
     "ml-100k",
     "ml-1m",
@@ -49,8 +51,6 @@ DatasetName = Literal[
     "ml-latest",
     "ml-latest-small",
 ]
-ModelKind = Literal["popularity", "item_item", "als", "ease"]
-ALL_MODELS: tuple[ModelKind, ...] = ("popularity", "item_item", "als", "ease")
 SplitStrategy = Literal["global_time", "leave_last_n", "stratified_random"]
 
 SHORT_ENV_NAMES: dict[str, tuple[str, str]] = {
@@ -96,37 +96,6 @@ class DataSettings(Section):
     split: SplitSettings = Field(default_factory=SplitSettings)
 
 
-class ItemItemSettings(Section):
-    neighbours: int = Field(100, ge=1)
-    shrinkage: float = Field(10.0, ge=0)
-
-
-class AlsSearch(Section):
-    factors: list[int] = Field(default_factory=lambda: [32, 64, 128])
-    regularization: list[float] = Field(default_factory=lambda: [0.01, 0.1])
-
-
-class AlsSettings(Section):
-    factors: int = Field(64, ge=1)
-    regularization: float = Field(0.05, ge=0)
-    iterations: int = Field(15, ge=1)
-    alpha: float = Field(1.0, gt=0)
-    weighting: Literal["bm25", "confidence", "none"] = "bm25"
-    bm25_k1: float = Field(1.2, gt=0)
-    bm25_b: float = Field(0.5, ge=0, le=1)
-    search: AlsSearch = Field(default_factory=AlsSearch)
-
-
-class EaseSearch(Section):
-    l2: list[float] = Field(default_factory=lambda: [50.0, 100.0, 250.0, 500.0, 1000.0])
-
-
-class EaseSettings(Section):
-    l2: float = Field(250.0, gt=0)
-    max_items: int = Field(20000, ge=1)
-    search: EaseSearch = Field(default_factory=EaseSearch)
-
-
 class IndexSettings(Section):
     kind: Literal["flat", "hnsw"] = "flat"
     hnsw_m: int = Field(32, ge=4)
@@ -143,15 +112,15 @@ class MlflowSettings(Section):
 
 
 class TrainingSettings(Section):
-    models: list[ModelKind] = Field(default_factory=lambda: list(ALL_MODELS), min_length=1)
+    # Kinds, parameters and search grids are declared by the models (movierec.models.registry).
+    models: ModelChoices = Field(
+        default_factory=every_model,
+        examples=[["popularity", "als"], {"als": {"factors": 64}}],
+    )
     k_values: list[int] = Field(default_factory=lambda: [5, 10, 20], min_length=1)
     selection_metric: str = "ndcg@10"
     bootstrap_samples: int = Field(1000, ge=0)
     seed: int = 42
-    embedding_dim: int = Field(64, ge=2)
-    item_item: ItemItemSettings = Field(default_factory=ItemItemSettings)
-    als: AlsSettings = Field(default_factory=AlsSettings)
-    ease: EaseSettings = Field(default_factory=EaseSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     export_dir: Path = Path("models/production")
@@ -274,6 +243,12 @@ class _YamlDirectorySource(PydanticBaseSettingsSource):
 
 def _json_form(field: FieldInfo | None) -> str:
     """What a list or mapping variable must hold, with an example taken from the default."""
+    if field is not None and field.examples:  # a field that takes several forms names them
+        kinds = " or ".join(
+            sorted({"list" if isinstance(e, list) else "object" for e in field.examples})
+        )
+        shown = " or ".join(f"'{json.dumps(e, separators=(',', ':'))}'" for e in field.examples)
+        return f"a JSON {kinds}, e.g. {shown}"
     default = field.get_default(call_default_factory=True) if field is not None else None
     if isinstance(default, BaseModel):  # a section or sub-section: show its first field
         default = dict(list(default.model_dump(mode="json").items())[:1])
@@ -352,23 +327,25 @@ class Settings(BaseSettings):
         )
 
 
-def _source_of(loc: tuple[int | str, ...]) -> str:
-    """The variable that set the field at `loc` if one did, else the YAML files."""
+def _source_of(loc: tuple[int | str, ...]) -> str | None:
+    """The variable that set the field at `loc` (or a field inside it) if one did."""
     path = [part.upper() for part in loc if isinstance(part, str)]
     candidates = ["MOVIEREC_" + "__".join(path[:depth]) for depth in range(len(path), 0, -1)]
     candidates += [
         name for name, field in SHORT_ENV_NAMES.items() if [f.upper() for f in field] == path[:2]
     ]
-    set_by = [name for name in candidates if name in os.environ]
-    return set_by[0] if set_by else f"{os.environ.get('MOVIEREC_CONFIG_DIR') or 'configs'}/*.yaml"
+    if path:
+        inside = "MOVIEREC_" + "__".join(path) + "__"
+        candidates += sorted(name for name in os.environ if name.startswith(inside))
+    return next((name for name in candidates if name in os.environ), None)
 
 
 def _problem(error: Any) -> str:
     """One validation error: the field, what is wrong, the value and where it came from."""
-    source = _source_of(error["loc"])
-    given = (
-        f"in {source}" if error["type"] == "missing" else f"got {error['input']!r} from {source}"
-    )
+    variable = _source_of(error["loc"])
+    source = variable or f"{os.environ.get('MOVIEREC_CONFIG_DIR') or 'configs'}/*.yaml"
+    value = os.environ[variable] if variable else error.get("input")
+    given = f"in {source}" if error["type"] == "missing" else f"got {value!r} from {source}"
     return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} ({given})"
 
 

@@ -118,7 +118,7 @@ def test_every_command_answers_a_bad_setting_in_one_line(
     def must_not_start(*args: object, **kwargs: object) -> None:
         raise AssertionError("a command started a service despite an invalid configuration")
 
-    for starter in ("system.run_system", "api.main.run_server", "streamlit_app.exec_streamlit"):
+    for starter in ("system.run_system", "api.launch.run_server", "streamlit_app.exec_streamlit"):
         monkeypatch.setattr(f"movierec.{starter}", must_not_start)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(tmp_path))
@@ -132,14 +132,16 @@ def test_every_command_answers_a_bad_setting_in_one_line(
 
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
-    assert result.stderr.startswith("error: MOVIEREC_TRAINING__MODELS must be a JSON list")
+    assert result.stderr.startswith(
+        "error: MOVIEREC_TRAINING__MODELS must be a JSON list or object"
+    )
     assert result.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize(
     ("variables", "configs", "message"),
     [
-        (BAD_LIST, "", "error: MOVIEREC_TRAINING__MODELS must be a JSON list, e.g. '["),
+        (BAD_LIST, "", "error: MOVIEREC_TRAINING__MODELS must be a JSON list or object, e.g. '["),
         ({"MOVIEREC_TRAINING__K_VALUES": "ten"}, "", "error: MOVIEREC_TRAINING__K_VALUES must be"),
         ({"MOVIEREC_CONFIG_DIR": "missing"}, "", "error: MOVIEREC_CONFIG_DIR=missing is not a"),
         ({}, "data:\n  dataset: [ml-100k\n", "not valid YAML at line 3, column 1: "),

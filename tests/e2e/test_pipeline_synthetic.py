@@ -22,6 +22,7 @@ from movierec.artifacts import (
     required_files,
 )
 from movierec.config import Settings
+from movierec.models import MODEL_CLASSES
 from movierec.training import mlflow_utils as tracking
 from movierec.training.export import ExportError, export_production
 from movierec.training.pipeline import STAGES, run_pipeline
@@ -30,17 +31,24 @@ from tests.conftest import settings_in
 
 pytestmark = pytest.mark.e2e
 
+
+def only(**models: object) -> dict[str, object]:
+    """`training.models` with just these kinds: null leaves out the others the YAML lists."""
+    return dict.fromkeys(MODEL_CLASSES) | models
+
+
 SMALL_TRAINING = {
-    "models": ["popularity", "als", "ease"],
-    "embedding_dim": 8,
-    "als": {
-        "factors": 8,
-        "iterations": 5,
-        "alpha": 0.5,
-        "weighting": "confidence",
-        "search": {"factors": [8], "regularization": [0.1]},
-    },
-    "ease": {"search": {"l2": [10.0, 100.0]}},
+    "models": only(
+        popularity={},
+        als={
+            "factors": 8,
+            "iterations": 5,
+            "alpha": 0.5,
+            "weighting": "confidence",
+            "search": {"factors": [8], "regularization": [0.1]},
+        },
+        ease={"embedding_dim": 8, "search": {"l2": [10.0, 100.0]}},
+    ),
 }
 
 
@@ -115,14 +123,18 @@ def test_gate_refuses_models_worse_than_production_or_popularity(
 
     # item-item with 3 neighbours beats popularity but is far below the EASE in production.
     weaker = small_settings(
-        tmp_path, synthetic_mirror, models=["popularity", "item_item"], item_item={"neighbours": 3}
+        tmp_path,
+        synthetic_mirror,
+        models=only(popularity={}, item_item={"neighbours": 3, "embedding_dim": 8}),
     )
     report = train(weaker)
     assert not report.gate.promote
     assert "worse than production version 1" in report.gate.reason
     # with 1 neighbour it does not even beat popularity
     worst = small_settings(
-        tmp_path, synthetic_mirror, models=["popularity", "item_item"], item_item={"neighbours": 1}
+        tmp_path,
+        synthetic_mirror,
+        models=only(popularity={}, item_item={"neighbours": 1, "embedding_dim": 8}),
     )
     refused = train(worst)
     assert "does not beat popularity" in refused.gate.reason

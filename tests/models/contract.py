@@ -35,6 +35,18 @@ class RecommenderContract:
         assert MODEL_CLASSES[model.kind] is type(model)
         assert model.scorer in ("embeddings", "item_weights", "popularity")
 
+    def test_params_class_holds_the_defaults(self) -> None:
+        cls = type(self.make_model())
+        assert isinstance(self.make_model().params, cls.params_type)
+        assert cls().get_params() == cls.params_type().model_dump()
+        assert create_model(cls.kind).get_params() == cls().get_params()
+
+    def test_search_space_names_parameters_and_its_points_are_valid(self) -> None:
+        cls = type(self.make_model())
+        assert set(cls.search_type.model_fields) <= set(cls.params_type.model_fields)
+        points = cls.search_type().points(cls.params_type())
+        assert points and all(type(point) is cls.params_type for point in points)
+
     def test_unfitted_model_says_so(self, user_items: sp.csr_matrix) -> None:
         with pytest.raises(NotFittedError, match="not fitted"):
             self.make_model().score(np.arange(2), user_items[:2])

@@ -7,10 +7,12 @@ from types import ModuleType
 
 import pytest
 
-from movierec.models import als, base, ease, index, item_item, popularity
+from movierec.models import als, base, ease, index, item_item, params, popularity, registry
 
 
-@pytest.mark.parametrize("module", [base, popularity, item_item, ease, als, index])
+@pytest.mark.parametrize(
+    "module", [base, params, popularity, item_item, ease, als, index, registry]
+)
 def test_docstring_examples(module: ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

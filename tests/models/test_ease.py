@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 
-from movierec.models import EaseRecommender, ModelError, Recommender
+from movierec.models import EaseParams, EaseRecommender, ModelError, Recommender
 from tests.models.contract import RecommenderContract
 
 HAND = np.array(
@@ -16,7 +17,7 @@ HAND = np.array(
 
 class TestEase(RecommenderContract):
     def make_model(self) -> Recommender:
-        return EaseRecommender(l2=50.0, embedding_dim=32)
+        return EaseRecommender(EaseParams(l2=50.0, embedding_dim=32))
 
 
 def ridge_without_self(matrix: np.ndarray, l2: float) -> np.ndarray:
@@ -32,7 +33,7 @@ def ridge_without_self(matrix: np.ndarray, l2: float) -> np.ndarray:
 
 @pytest.mark.parametrize("l2", [0.5, 3.0])
 def test_closed_form_equals_constrained_regression(l2: float) -> None:
-    model = EaseRecommender(l2=l2).fit(sp.csr_matrix(HAND, dtype=np.float32))
+    model = EaseRecommender(EaseParams(l2=l2)).fit(sp.csr_matrix(HAND, dtype=np.float32))
     np.testing.assert_allclose(
         model.item_weight_matrix().toarray(), ridge_without_self(HAND, l2), atol=1e-6
     )
@@ -40,9 +41,9 @@ def test_closed_form_equals_constrained_regression(l2: float) -> None:
 
 def test_binary_ignores_rating_values_and_confidence_does_not() -> None:
     ratings = sp.csr_matrix(HAND * np.array([5, 1, 3, 2]), dtype=np.float32)
-    binary = EaseRecommender(l2=1.0).fit(ratings).item_weight_matrix().toarray()
+    binary = EaseRecommender(EaseParams(l2=1.0)).fit(ratings).item_weight_matrix().toarray()
     np.testing.assert_allclose(binary, ridge_without_self(HAND, 1.0), atol=1e-6)
-    confidence = EaseRecommender(l2=1.0, weighting="confidence").fit(ratings)
+    confidence = EaseRecommender(EaseParams(l2=1.0, weighting="confidence")).fit(ratings)
     np.testing.assert_allclose(
         confidence.item_weight_matrix().toarray(),
         ridge_without_self(ratings.toarray().astype(np.float64), 1.0),
@@ -51,7 +52,7 @@ def test_binary_ignores_rating_values_and_confidence_does_not() -> None:
 
 
 def test_weights_are_exported_whole() -> None:
-    model = EaseRecommender(l2=1.0).fit(sp.csr_matrix(HAND, dtype=np.float32))
+    model = EaseRecommender(EaseParams(l2=1.0)).fit(sp.csr_matrix(HAND, dtype=np.float32))
     weights = model.item_weight_matrix()
     assert weights.nnz == np.count_nonzero(ridge_without_self(HAND, 1.0))
     assert weights.dtype == np.float32
@@ -59,9 +60,9 @@ def test_weights_are_exported_whole() -> None:
 
 def test_refuses_more_items_than_max_items() -> None:
     with pytest.raises(ModelError, match=r"max_items is 3.*als or item_item"):
-        EaseRecommender(max_items=3).fit(sp.csr_matrix(HAND, dtype=np.float32))
+        EaseRecommender(EaseParams(max_items=3)).fit(sp.csr_matrix(HAND, dtype=np.float32))
 
 
 def test_l2_must_be_positive() -> None:
-    with pytest.raises(ModelError, match="l2"):
-        EaseRecommender(l2=0.0)
+    with pytest.raises(ValidationError, match="l2"):
+        EaseParams(l2=0.0)

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 
-from movierec.models import ItemItemRecommender, ModelError, Recommender
+from movierec.models import ItemItemParams, ItemItemRecommender, Recommender
 from tests.models.contract import RecommenderContract
 
 # Columns: c0 = (1,1,1,0), c1 = (1,0,1,2), c2 = (0,1,0,1); |c0|^2 = 3, |c1|^2 = 6, |c2|^2 = 2;
@@ -21,30 +22,38 @@ SIM_12 = 2 / (math.sqrt(12) + 1)
 
 class TestItemItem(RecommenderContract):
     def make_model(self) -> Recommender:
-        return ItemItemRecommender(neighbours=20, shrinkage=10.0, embedding_dim=32)
+        return ItemItemRecommender(ItemItemParams(neighbours=20, shrinkage=10.0, embedding_dim=32))
 
 
 def test_shrunk_cosine_matches_hand_computation() -> None:
-    weights = ItemItemRecommender(shrinkage=1.0).fit(HAND).item_weight_matrix().toarray()
+    weights = (
+        ItemItemRecommender(ItemItemParams(shrinkage=1.0)).fit(HAND).item_weight_matrix().toarray()
+    )
     expected = [[0, SIM_01, SIM_02], [SIM_01, 0, SIM_12], [SIM_02, SIM_12, 0]]
     np.testing.assert_allclose(weights, expected, rtol=1e-6)
 
 
 def test_plain_cosine_without_shrinkage() -> None:
-    weights = ItemItemRecommender(shrinkage=0.0).fit(HAND).item_weight_matrix().toarray()
+    weights = (
+        ItemItemRecommender(ItemItemParams(shrinkage=0.0)).fit(HAND).item_weight_matrix().toarray()
+    )
     assert weights[0, 1] == pytest.approx(2 / math.sqrt(18))
     assert weights[1, 2] == pytest.approx(2 / math.sqrt(12))
 
 
 def test_keeps_only_the_top_neighbours_per_item() -> None:
-    weights = ItemItemRecommender(neighbours=1, shrinkage=1.0).fit(HAND).item_weight_matrix()
+    weights = (
+        ItemItemRecommender(ItemItemParams(neighbours=1, shrinkage=1.0))
+        .fit(HAND)
+        .item_weight_matrix()
+    )
     expected = [[0, SIM_01, 0], [0, 0, SIM_12], [0, SIM_12, 0]]
     np.testing.assert_allclose(weights.toarray(), expected, rtol=1e-6)
     assert weights.nnz == 3
 
 
 def test_score_sums_the_history_similarities() -> None:
-    model = ItemItemRecommender(shrinkage=1.0).fit(HAND)
+    model = ItemItemRecommender(ItemItemParams(shrinkage=1.0)).fit(HAND)
     scores = model.score(np.array([0]), HAND[[0]])
     np.testing.assert_allclose(scores[0], [SIM_01, SIM_01, SIM_02 + SIM_12], rtol=1e-6)
 
@@ -52,21 +61,26 @@ def test_score_sums_the_history_similarities() -> None:
 def test_blocks_give_the_same_weights(
     monkeypatch: pytest.MonkeyPatch, user_items: sp.csr_matrix
 ) -> None:
-    whole = ItemItemRecommender(neighbours=7).fit(user_items).item_weight_matrix()
+    whole = ItemItemRecommender(ItemItemParams(neighbours=7)).fit(user_items).item_weight_matrix()
     monkeypatch.setattr("movierec.models.item_item.BLOCK_ENTRIES", user_items.shape[1] * 4)
-    blocked = ItemItemRecommender(neighbours=7).fit(user_items).item_weight_matrix()
+    blocked = ItemItemRecommender(ItemItemParams(neighbours=7)).fit(user_items).item_weight_matrix()
     np.testing.assert_array_equal(blocked.toarray(), whole.toarray())
 
 
 def test_item_without_interactions_has_no_neighbours() -> None:
     matrix = sp.hstack([HAND, sp.csr_matrix((4, 1), dtype=np.float32)]).tocsr()
-    weights = ItemItemRecommender(shrinkage=0.0).fit(matrix).item_weight_matrix().toarray()
+    weights = (
+        ItemItemRecommender(ItemItemParams(shrinkage=0.0))
+        .fit(matrix)
+        .item_weight_matrix()
+        .toarray()
+    )
     assert np.isfinite(weights).all()
     assert not weights[3].any() and not weights[:, 3].any()
 
 
 def test_bad_parameters_are_refused() -> None:
-    with pytest.raises(ModelError, match="neighbours"):
-        ItemItemRecommender(neighbours=0)
-    with pytest.raises(ModelError, match="shrinkage"):
-        ItemItemRecommender(shrinkage=-1.0)
+    with pytest.raises(ValidationError, match="neighbours"):
+        ItemItemParams(neighbours=0)
+    with pytest.raises(ValidationError, match="shrinkage"):
+        ItemItemParams(shrinkage=-1.0)

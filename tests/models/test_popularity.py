@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 
-from movierec.models import ModelError, PopularityRecommender, Recommender
+from movierec.models import PopularityParams, PopularityRecommender, Recommender
 from tests.models.contract import RecommenderContract
 
 # Item 2 is watched by 3 users, item 0 by 2, item 3 by 1 (with a high rating), item 1 by none.
@@ -28,7 +29,7 @@ def test_ranks_by_number_of_interactions() -> None:
 
 
 def test_confidence_weighting_sums_values() -> None:
-    model = PopularityRecommender(weighting="confidence").fit(HAND)
+    model = PopularityRecommender(PopularityParams(weighting="confidence")).fit(HAND)
     ids, scores = model.recommend(np.array([0]), sp.csr_matrix((1, 4), dtype=np.float32), k=4)
     np.testing.assert_array_equal(ids[0], [3, 0, 2, 1])
     np.testing.assert_array_equal(scores[0], [5, 4, 4, 0])
@@ -46,5 +47,5 @@ def test_similar_items_are_the_popular_others() -> None:
 
 
 def test_unknown_weighting_is_refused() -> None:
-    with pytest.raises(ModelError, match="weighting"):
-        PopularityRecommender(weighting="views")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="weighting"):
+        PopularityParams(weighting="views")  # type: ignore[arg-type]

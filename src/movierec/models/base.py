@@ -2,8 +2,9 @@
 
 A model is fitted on a user x item confidence matrix (scipy CSR, float32, rows users, columns
 items) and then scores, recommends and finds similar items for whole batches at once.
-`recommend` is written once here on top of each model's `score`; models are saved as JSON
-hyper-parameters plus numpy arrays (never pickle) and rebuilt by `load`.
+`recommend` is written once here on top of each model's `score`. A model takes its typed
+hyper-parameters (its `params_type`, see `movierec.models.params`); it is saved as those
+parameters in JSON plus numpy arrays (never pickle) and rebuilt by `load`.
 
 Usage:
     >>> import numpy as np, scipy.sparse as sp
@@ -26,7 +27,10 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 from threadpoolctl import threadpool_limits
+
+from movierec.models.params import ModelParams, SearchSpace
 
 MODEL_JSON = "model.json"
 STATE_NPZ = "state.npz"
@@ -148,9 +152,11 @@ def csr_from_arrays(name: str, state: dict[str, np.ndarray]) -> sp.csr_matrix:
 class Recommender(ABC):
     """A top-N recommender over a fixed item catalogue (column indices of the training matrix).
 
-    Subclasses set `kind` (the name used by `create_model`) and `scorer` (how serving scores:
+    Subclasses set `kind` (the name used by `create_model`), `scorer` (how serving scores:
     "embeddings" as user_vectors @ item_vectors.T, "item_weights" as user_items @ weights,
-    "popularity" as one ranking for all), and implement fitting, scoring and their state.
+    "popularity" as one ranking for all), `params_type` (their hyper-parameters, whose
+    defaults are the model's only defaults) and `search_type` (what training may search),
+    and implement fitting, scoring and their state.
 
     Usage:
         >>> model = create_model("als", factors=32).fit(train)  # doctest: +SKIP
@@ -160,8 +166,19 @@ class Recommender(ABC):
 
     kind: ClassVar[str]
     scorer: ClassVar[str]
+    params_type: ClassVar[type[ModelParams]]
+    search_type: ClassVar[type[SearchSpace]] = SearchSpace
 
+    params: ModelParams
     _n_items: int | None = None
+
+    def __init__(self, params: ModelParams | None = None) -> None:
+        self.params = self.params_type() if params is None else params
+        if not isinstance(self.params, self.params_type):
+            raise ModelError(
+                f"the {self.kind} model takes {self.params_type.__name__}, "
+                f"got {type(self.params).__name__}"
+            )
 
     @property
     def n_items(self) -> int:
@@ -194,9 +211,9 @@ class Recommender(ABC):
     def user_vectors(self, user_items: sp.csr_matrix) -> np.ndarray:
         """Float32 (n_users, d) user embeddings in the space of `item_vectors`."""
 
-    @abstractmethod
     def get_params(self) -> dict[str, Any]:
-        """The constructor's hyper-parameters, JSON-serialisable."""
+        """The hyper-parameters, JSON-serialisable."""
+        return self.params.model_dump()
 
     @abstractmethod
     def _state(self) -> dict[str, np.ndarray]:
@@ -266,7 +283,7 @@ class Recommender(ABC):
                 f"{directory} holds a {payload['kind']!r} model, not {cls.kind!r}; "
                 "use movierec.models.load_model to load any kind"
             )
-        model = cls(**payload["params"])
+        model = cls(cls.params_type.model_validate(payload["params"]))
         with np.load(directory / STATE_NPZ, allow_pickle=False) as arrays:
             model._restore({name: arrays[name] for name in arrays.files})
         model._n_items = int(payload["n_items"])
@@ -282,6 +299,17 @@ def read_model_json(directory: Path) -> dict[str, Any]:
     return payload
 
 
+class ItemWeightParams(ModelParams):
+    """Parameters shared by the item-weight models.
+
+    Attributes:
+        embedding_dim: size of the SVD item embeddings for the FAISS similarity index (these
+            models have no embeddings of their own).
+    """
+
+    embedding_dim: int = Field(64, ge=1)
+
+
 class ItemWeightRecommender(Recommender):
     """Base of models that score by an item x item weight matrix W: scores = user_items @ W.
 
@@ -295,10 +323,10 @@ class ItemWeightRecommender(Recommender):
     scorer = "item_weights"
     svd_seed: ClassVar[int] = 0
 
-    def __init__(self, embedding_dim: int) -> None:
-        if embedding_dim < 1:
-            raise ModelError(f"embedding_dim must be at least 1, got {embedding_dim}")
-        self.embedding_dim = embedding_dim
+    params: ItemWeightParams
+
+    def __init__(self, params: ItemWeightParams | None = None) -> None:
+        super().__init__(params)
         self.weights: np.ndarray | sp.csr_matrix | None = None
         self._factors: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -337,7 +365,7 @@ class ItemWeightRecommender(Recommender):
     def _svd(self) -> tuple[np.ndarray, np.ndarray]:
         """(V sqrt(S), U sqrt(S)) of the truncated SVD of W, computed once per fit."""
         if self._factors is None:
-            rank = min(self.embedding_dim, self.n_items - 1)
+            rank = min(self.params.embedding_dim, self.n_items - 1)
             if rank < 1:
                 raise ModelError(f"an embedding needs at least 2 items, got {self.n_items}")
             # Small products: OpenBLAS threads only add contention (measured 10x slower on 2 cores).

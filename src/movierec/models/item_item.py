@@ -8,45 +8,57 @@ and a user's score for item j is the sum of the similarities of the items in the
 Usage:
     >>> import numpy as np, scipy.sparse as sp
     >>> user_items = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1]], dtype=np.float32))
-    >>> model = ItemItemRecommender(shrinkage=0.0).fit(user_items)
+    >>> model = ItemItemRecommender(ItemItemParams(shrinkage=0.0)).fit(user_items)
     >>> model.similar_items(np.array([0]), k=1)[0]
     array([[1]])
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 
-from movierec.models.base import ItemWeightRecommender, ModelError, select_top_k
+from movierec.models.base import ItemWeightParams, ItemWeightRecommender, select_top_k
+from movierec.models.params import SearchSpace
 
 # Dense similarity entries computed per block of columns: bounds memory on large catalogues.
 BLOCK_ENTRIES = 1 << 24
 
+Neighbours = Annotated[int, Field(ge=1)]
+Shrinkage = Annotated[float, Field(ge=0)]
 
-class ItemItemRecommender(ItemWeightRecommender):
-    """Shrunk-cosine item neighbourhood model (the "item_weights" scorer).
 
-    Args:
+class ItemItemParams(ItemWeightParams):
+    """Item-item hyper-parameters.
+
+    Attributes:
         neighbours: similar items kept per item.
         shrinkage: added to the norm product; 0 gives plain cosine.
-        embedding_dim: size of the SVD item embeddings used by the similarity index.
+        embedding_dim: see `ItemWeightParams`.
     """
 
-    kind = "item_item"
+    neighbours: Neighbours = 100
+    shrinkage: Shrinkage = 10.0
 
-    def __init__(
-        self, neighbours: int = 100, shrinkage: float = 10.0, embedding_dim: int = 64
-    ) -> None:
-        super().__init__(embedding_dim)
-        if neighbours < 1:
-            raise ModelError(f"neighbours must be at least 1, got {neighbours}")
-        if shrinkage < 0:
-            raise ModelError(f"shrinkage must be >= 0, got {shrinkage}")
-        self.neighbours = neighbours
-        self.shrinkage = shrinkage
+
+class ItemItemSearch(SearchSpace):
+    """Searchable on validation; nothing is searched unless configured."""
+
+    neighbours: list[Neighbours] = []
+    shrinkage: list[Shrinkage] = []
+
+
+class ItemItemRecommender(ItemWeightRecommender):
+    """Shrunk-cosine item neighbourhood model (the "item_weights" scorer)."""
+
+    kind = "item_item"
+    params_type = ItemItemParams
+    search_type = ItemItemSearch
+
+    params: ItemItemParams
 
     def _fit_weights(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
         n_items = user_items.shape[1]
@@ -54,14 +66,14 @@ class ItemItemRecommender(ItemWeightRecommender):
         columns = user_items.tocsc()
         norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=0)).ravel())
         norms = norms.astype(np.float32)
-        keep = min(self.neighbours, max(n_items - 1, 1))
+        keep = min(self.params.neighbours, max(n_items - 1, 1))
         block = max(1, BLOCK_ENTRIES // max(n_items, 1))
         rows, cols, values = [], [], []
         for start in range(0, n_items, block):
             stop = min(start + block, n_items)
             # Similarity is symmetric, so column block [start, stop) is the rows' transpose.
             dots = (item_users @ columns[:, start:stop]).toarray().T.astype(np.float32)
-            denom = np.outer(norms[start:stop], norms) + np.float32(self.shrinkage)
+            denom = np.outer(norms[start:stop], norms) + np.float32(self.params.shrinkage)
             sims = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
             sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
             top, top_sims = select_top_k(sims, keep)
@@ -76,10 +88,3 @@ class ItemItemRecommender(ItemWeightRecommender):
         )
         weights.sort_indices()
         return weights
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "neighbours": self.neighbours,
-            "shrinkage": self.shrinkage,
-            "embedding_dim": self.embedding_dim,
-        }

@@ -11,7 +11,7 @@ Usage:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,29 +25,35 @@ from movierec.models.base import (
     item_indices,
     select_top_k,
 )
+from movierec.models.params import ModelParams
 
-PopularityWeighting = Literal["count", "confidence"]
 
+class PopularityParams(ModelParams):
+    """Popularity hyper-parameters (nothing to search: the baseline is what it is).
 
-class PopularityRecommender(Recommender):
-    """Scores an item by its number of interactions, or by their summed confidence.
-
-    Args:
+    Attributes:
         weighting: "count" counts the stored entries per item; "confidence" sums their values.
     """
 
+    weighting: Literal["count", "confidence"] = "count"
+
+
+class PopularityRecommender(Recommender):
+    """Scores an item by its number of interactions, or by their summed confidence."""
+
     kind = "popularity"
     scorer = "popularity"
+    params_type = PopularityParams
 
-    def __init__(self, weighting: PopularityWeighting = "count") -> None:
-        if weighting not in ("count", "confidence"):
-            raise ModelError(f"weighting must be 'count' or 'confidence', got {weighting!r}")
-        self.weighting: PopularityWeighting = weighting
+    params: PopularityParams
+
+    def __init__(self, params: PopularityParams | None = None) -> None:
+        super().__init__(params)
         self.item_scores: np.ndarray | None = None
 
     def fit(self, user_items: sp.csr_matrix) -> Self:
         matrix = as_user_items(user_items)
-        if self.weighting == "count":
+        if self.params.weighting == "count":
             counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
         else:
             counts = np.asarray(matrix.sum(axis=0)).ravel()
@@ -79,9 +85,6 @@ class PopularityRecommender(Recommender):
         raise ModelError(
             "the popularity model has no user embeddings; it ranks every user the same way"
         )
-
-    def get_params(self) -> dict[str, Any]:
-        return {"weighting": self.weighting}
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"item_scores": self._popularity()}

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,9 @@ from movierec.config import Settings, TrainingSettings
 from movierec.data.mappings import IdMapping, interaction_matrix
 from movierec.data.preprocess import PART_FILES, load_processed
 from movierec.features.build import FEATURES_FILE
-from movierec.models import Recommender, create_model
+from movierec.models import Recommender
 from movierec.models.index import build_index, index_to_bytes
+from movierec.models.registry import BASELINE, MODEL_CLASSES, model_class
 from movierec.training import mlflow_utils as tracking
 from movierec.training.evaluate import EvaluationResult, evaluate_model
 from movierec.training.export import export_production
@@ -93,43 +93,6 @@ class TrainingReport:
     evaluation: dict[str, Any] = field(default_factory=dict)
 
 
-def model_params(kind: str, training: TrainingSettings) -> dict[str, Any]:
-    """The configured hyper-parameters of a model kind, as `create_model` keywords."""
-    if kind == "item_item":
-        return {
-            "neighbours": training.item_item.neighbours,
-            "shrinkage": training.item_item.shrinkage,
-            "embedding_dim": training.embedding_dim,
-        }
-    if kind == "als":
-        als = training.als
-        return {
-            "factors": als.factors,
-            "regularization": als.regularization,
-            "iterations": als.iterations,
-            "alpha": als.alpha,
-            "weighting": als.weighting,
-            "seed": training.seed,
-        }
-    if kind == "ease":
-        return {
-            "l2": training.ease.l2,
-            "max_items": training.ease.max_items,
-            "embedding_dim": training.embedding_dim,
-        }
-    return {}
-
-
-def search_grid(kind: str, training: TrainingSettings) -> list[dict[str, Any]]:
-    """Every point of the model's search grid (its configured parameters when it has none)."""
-    base = model_params(kind, training)
-    searches = {"als": training.als.search, "ease": training.ease.search}
-    if kind not in searches:
-        return [base]
-    axes = searches[kind].model_dump()
-    return [base | dict(zip(axes, values, strict=True)) for values in product(*axes.values())]
-
-
 def _relevance(frame: pd.DataFrame, users: IdMapping, items: IdMapping) -> sp.csr_matrix:
     """Held-out interactions as a 0/1 matrix: every rating counts as relevant."""
     return interaction_matrix(frame.assign(relevant=1.0), users, items, value="relevant")
@@ -181,8 +144,9 @@ class _Trainer:
         self.data = data
         self.progress = progress
         self.ks = _evaluation_ks(self.training)
-        self.popularity_train = create_model("popularity").fit(data.train)
-        self.popularity_final = create_model("popularity").fit(data.train_val)
+        baseline, params = model_class(BASELINE), self.training.models.params(BASELINE)
+        self.popularity_train = baseline(params).fit(data.train)
+        self.popularity_final = baseline(params).fit(data.train_val)
 
     def evaluate(self, model: Recommender, final: bool, samples: int) -> EvaluationResult:
         """Validation (fit on train) or test (fit on train+val) metrics of a fitted model."""
@@ -202,33 +166,35 @@ class _Trainer:
     def candidate(self, kind: str) -> tuple[CandidateResult, Recommender]:
         """Search the grid of `kind` on validation, then refit the best on train+val."""
         metric = self.training.selection_metric
-        grid = search_grid(kind, self.training)
+        cls = model_class(kind)
+        grid = self.training.models.grid(kind)
         task = self.progress.add_task(f"{kind}: search", total=len(grid) + 1)
-        best: tuple[float, dict[str, Any], Recommender] | None = None
+        best: tuple[float, Recommender] | None = None
         search: list[dict[str, Any]] = []
         for params in grid:
+            model = cls(params)
             with mlflow.start_run(experiment_id=self.experiment_id, run_name=kind, nested=True):
                 mlflow.set_tag("model_kind", kind)
-                tracking.log_params(params)
-                model = create_model(kind, **params).fit(self.data.train)
+                tracking.log_params(model.get_params())
+                model.fit(self.data.train)
                 result = self.evaluate(model, final=False, samples=0)
                 tracking.log_flat_metrics(
                     {k: v.mean for k, v in result.metrics.items()}, prefix="val_"
                 )
             score = result.mean(metric)
-            search.append({"params": params, metric: score})
+            search.append({"params": model.get_params(), metric: score})
             if best is None or score > best[0]:
-                best = (score, params, model)
+                best = (score, model)
             self.progress.advance(task)
         assert best is not None  # the grid always holds at least the configured point
-        _, params, model = best
+        model = best[1]
         validation = self.evaluate(model, final=False, samples=self.training.bootstrap_samples)
         self.progress.update(task, description=f"{kind}: refit on train+val")
-        final_model = create_model(kind, **params).fit(self.data.train_val)
+        final_model = cls(model.params).fit(self.data.train_val)
         test = self.evaluate(final_model, final=True, samples=self.training.bootstrap_samples)
         self.progress.advance(task)
         self.progress.update(task, description=f"{kind}: done")
-        return CandidateResult(kind, params, search, validation, test), final_model
+        return CandidateResult(kind, model.get_params(), search, validation, test), final_model
 
 
 def _items(settings: Settings, items: IdMapping) -> list[ItemRecord]:
@@ -310,12 +276,13 @@ def _summary(result: CandidateResult) -> dict[str, Any]:
 def _select(
     candidates: dict[str, CandidateResult], models: dict[str, Recommender], metric: str
 ) -> str:
-    """The exportable candidate with the best validation score (ties: configured order)."""
+    """The exportable candidate with the best validation score (ties: registry order)."""
     exportable = [kind for kind, model in models.items() if model.scorer != "popularity"]
     if not exportable:
+        others = [kind for kind, cls in MODEL_CLASSES.items() if cls.scorer != "popularity"]
         raise TrainingError(
-            "only the popularity baseline is configured; add als, ease or item_item to "
-            "training.models in configs/training.yaml"
+            f"only the {BASELINE} baseline is configured; add {', '.join(others)} or another "
+            "kind to training.models in configs/training.yaml"
         )
     return max(exportable, key=lambda kind: candidates[kind].validation.mean(metric))
 
@@ -328,7 +295,8 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
     data = load_training_data(settings)
     client = tracking.tracking_client(training.mlflow)
     experiment_id = tracking.ensure_experiment(client, training.mlflow)
-    kinds = list(dict.fromkeys(["popularity", *training.models]))
+    configured = training.models.kinds()
+    kinds = list(dict.fromkeys([BASELINE, *configured]))
     candidates: dict[str, CandidateResult] = {}
     final_models: dict[str, Recommender] = {}
     with (
@@ -344,7 +312,7 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
             }
         )
         tracking.log_params(
-            {"models": ",".join(training.models), "selection_metric": metric, "seed": training.seed}
+            {"models": ",".join(configured), "selection_metric": metric, "seed": training.seed}
         )
         trainer = _Trainer(settings, data, experiment_id, progress)
         for kind in kinds:
@@ -357,8 +325,7 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
                 {k: v.mean for k, v in candidates[kind].test.metrics.items()},
                 prefix=f"{kind}.test.",
             )
-        configured: dict[str, Recommender] = {k: final_models[k] for k in training.models}
-        winner = _select(candidates, configured, metric)
+        winner = _select(candidates, {k: final_models[k] for k in configured}, metric)
         mlflow.set_tag("winner", winner)
         tracking.log_params(candidates[winner].params, prefix=f"{winner}.")
         evaluation = {
@@ -390,7 +357,7 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
             git_commit=tracking.git_commit(),
         )
         bundle, index_bytes = build_bundle(
-            settings, data, final_models[winner], final_models["popularity"], metadata
+            settings, data, final_models[winner], final_models[BASELINE], metadata
         )
         with tempfile.TemporaryDirectory(prefix="movierec-bundle-") as staging:
             directory = Path(staging)
@@ -457,7 +424,7 @@ def _apply_gate(
         split_strategy=data.split_strategy,
         version=str(version.version),
     )
-    gate = decide(metric, candidate, candidates["popularity"].validation.mean(metric), current)
+    gate = decide(metric, candidate, candidates[BASELINE].validation.mean(metric), current)
     if gate.promote:
         tracking.set_alias(
             client, names.registered_model_name, names.production_alias, str(version.version)
