@@ -16,9 +16,13 @@ COPY src ./src
 RUN uv sync --frozen --no-dev --no-editable
 
 FROM python:3.11-slim-bookworm AS runtime
-# libgomp1: the OpenMP runtime that implicit's compiled ALS links against.
+# libgomp1: the OpenMP runtime that implicit's compiled ALS links against. Not pinned to a
+# Debian revision (hadolint DL3008): the archive keeps only the newest revision of a package in
+# bookworm, so a pin breaks the build as soon as a point release updates it; the bookworm base
+# image already fixes the release, and with it the library's ABI.
+# hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1=12.2.0-14+deb12u1 \
+    && apt-get install -y --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 movierec \
     && useradd --system --uid 10001 --gid movierec --home-dir /app --shell /usr/sbin/nologin movierec

@@ -71,7 +71,8 @@ lint: setup ## ruff, black --check, hadolint, and compose config (no Docker engi
 	$(RUN) hadolint Dockerfile
 	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
 	elif command -v docker-compose >/dev/null 2>&1; then docker-compose -f docker-compose.yml config -q; \
-	else echo "compose check skipped: neither 'docker compose' nor 'docker-compose' is installed"; exit 0; fi; \
+	else echo "compose check skipped: neither 'docker compose' nor 'docker-compose' is installed" \
+		"(Debian: apt-get install --no-install-recommends docker-compose)"; exit 0; fi; \
 	echo "docker-compose.yml: valid"
 
 requirements: setup ## Re-export requirements.txt from uv.lock (runtime dependencies)

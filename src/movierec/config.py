@@ -151,6 +151,8 @@ class ServingSettings(Section):
 
 class FrontendSettings(Section):
     api_url: str = "http://localhost:8000"
+    # The API as a browser reaches it (docs links); differs from api_url inside Docker.
+    public_api_url: str = "http://localhost:8000"
     port: int = Field(8502, ge=1, le=65535)
     timeout_s: float = Field(5.0, gt=0)
 

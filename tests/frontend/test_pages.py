@@ -125,14 +125,20 @@ def test_popular_by_genre(frontend_app: MakeApp, api_url: str) -> None:
     assert "Most popular in Comedy" in at.subheader[0].value
 
 
-def test_about_shows_health_model_and_docs(frontend_app: MakeApp, api_url: str) -> None:
+def test_about_shows_health_model_and_docs(
+    frontend_app: MakeApp, api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The docs links are for the browser: its address for the API, not the frontend's.
+    monkeypatch.setenv("MOVIEREC_FRONTEND__PUBLIC_API_URL", "http://movies.example:8080")
     at = open_page(frontend_app, api_url, "about")
     figures = {metric.label: metric.value for metric in at.metric}
     assert figures["Users"] == "120" and figures["Movies"] == "90"
     assert figures["Status"] == "Ready"
     assert figures["Uptime"] != "—"
     links = " ".join(md.value for md in at.markdown)
-    assert f"{api_url}/docs" in links and f"{api_url}/redoc" in links
+    assert "(http://movies.example:8080/docs)" in links
+    assert "(http://movies.example:8080/redoc)" in links
+    assert f"{api_url}/docs" not in links
 
 
 @pytest.mark.parametrize("page", ["personalized", "similar", "popular", "about"])

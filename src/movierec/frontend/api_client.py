@@ -168,16 +168,6 @@ class ApiClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @property
-    def docs_url(self) -> str:
-        """The API's interactive Swagger documentation."""
-        return f"{self.base_url}/docs"
-
-    @property
-    def redoc_url(self) -> str:
-        """The API's ReDoc documentation."""
-        return f"{self.base_url}/redoc"
-
     def health(self) -> Health:
         """The API's health; a server without a model answers `status="not_ready"`."""
         return self._call("GET", "/health", Health, allow_not_ready=True)

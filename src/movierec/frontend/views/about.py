@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from movierec.config import load_settings
 from movierec.frontend.api_client import ApiClient, ApiError, Health
 from movierec.frontend.components import current_client, current_model_description, show_error
 
@@ -158,9 +159,10 @@ def render() -> None:
     if health is not None:
         model_section()
     st.subheader("API", anchor=False)
+    public_url = load_settings().frontend.public_api_url
     st.markdown(
         f"The frontend talks to **{client.base_url}**. Interactive documentation: "
-        f"[Swagger UI]({client.docs_url}) · [ReDoc]({client.redoc_url})"
+        f"[Swagger UI]({public_url}/docs) · [ReDoc]({public_url}/redoc)"
     )
 
 
