@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -22,7 +23,7 @@ from movierec.monitoring.simulator import (
     simulate,
     traffic_sources,
 )
-from tests.bundles import build_synthetic_bundle
+from tests.bundles import build_bundle, build_synthetic_bundle
 from tests.servers import running_api
 from tests.synthetic import generate
 
@@ -35,9 +36,12 @@ def test_plan_follows_the_mix_and_unknown_ids_are_unknown() -> None:
     kinds = Counter(request.endpoint for request in plan)
     assert kinds["/similar"] / 2000 == pytest.approx(0.3, abs=0.04)
     assert kinds["/popular"] / 2000 == pytest.approx(0.2, abs=0.04)
-    users = [r.json["user_id"] for r in plan if r.endpoint == "/recommend" and r.json]
-    unknown = [user for user in users if user not in set(sources.users.tolist())]
-    assert len(unknown) / len(users) == pytest.approx(0.2, abs=0.05)
+    recommend = [r for r in plan if r.endpoint == "/recommend" and r.json]
+    known = set(sources.users.tolist())
+    unknown = [r for r in recommend if r.json and r.json["user_id"] not in known]
+    assert [r.unknown_user for r in recommend] == [r in unknown for r in recommend]
+    for n in (1, 4, 5, 37, len(recommend)):  # any prefix holds the share, to one request
+        assert abs(sum(r.unknown_user for r in recommend[:n]) - 0.2 * n) < 1
     assert {r.params.get("genre") for r in plan if r.params} == {None, "Action", "Drama"}
     assert plan == plan_requests(sources, 2000, MIX, seed=1)
 
@@ -55,36 +59,73 @@ def test_remote_urls_need_consent() -> None:
         check_loopback("ftp://127.0.0.1", allow_remote=False)
 
 
-def test_sources_need_users(tmp_path: Path) -> None:
+def test_sources_need_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(SimulationError, match="movierec pipeline"):
         traffic_sources(tmp_path / "test.csv", tmp_path / "bundle")
 
 
+def held_out_split(path: Path) -> pd.DataFrame:
+    """The last 3 ratings of every synthetic user, written to `path` as a test split."""
+    held_out = generate().ratings.sort_values("timestamp").groupby("user_id").tail(3)
+    held_out.assign(confidence=1.0).to_csv(path, index=False)
+    return held_out
+
+
+def bundle_of_the_first_users(directory: Path) -> Path:
+    """A bundle trained on synthetic users 1..40 only: users 41..120 are new to it, as most
+    held-out users of a global time split are."""
+    data = generate()
+    return build_bundle(directory, data.ratings[data.ratings["user_id"] <= 40], data.items)
+
+
+def test_sources_are_the_held_out_users_the_model_knows(tmp_path: Path) -> None:
+    held_out = held_out_split(tmp_path / "test.csv")
+    sources = traffic_sources(tmp_path / "test.csv", bundle_of_the_first_users(tmp_path / "b"))
+    assert sources.users.tolist() == list(range(1, 41))
+    assert sources.heldout_users == held_out["user_id"].nunique() == 120
+    assert sources.genres and sources.movies.size == 90
+
+
+def test_sources_refuse_a_split_the_model_knows_nobody_of(tmp_path: Path) -> None:
+    pd.DataFrame({"user_id": [5000, 5001], "movie_id": [1, 2]}).to_csv(tmp_path / "t.csv")
+    with pytest.raises(SimulationError, match="none of the 2 users"):
+        traffic_sources(tmp_path / "t.csv", build_synthetic_bundle(tmp_path / "bundle"))
+
+
 @pytest.mark.e2e
-def test_simulated_traffic_is_logged_one_row_per_served_request(tmp_path: Path) -> None:
-    model_dir = build_synthetic_bundle(tmp_path / "production")
-    ratings = generate().ratings
+def test_simulated_traffic_falls_back_only_for_the_configured_unknown_share(
+    tmp_path: Path,
+) -> None:
+    """Two thirds of the held-out users are new to the served model; the fallback rate is
+    still the configured unknown share, well under the alert threshold."""
+    model_dir = bundle_of_the_first_users(tmp_path / "production")
     test_path = tmp_path / "test.csv"
-    held_out = ratings.sort_values("timestamp").groupby("user_id").tail(3)
-    held_out.assign(confidence=1.0).to_csv(test_path, index=False)
+    held_out_split(test_path)
     sources = traffic_sources(test_path, model_dir)
-    assert sources.genres and sources.users.size == held_out["user_id"].nunique()
     log_db = tmp_path / "logs" / "requests.db"
+    mix = SimulatorSettings(unknown_user_share=0.1, similar_share=0.2, popular_share=0.1)
 
     with running_api(model_dir, log_db) as url:
-        report = simulate(url, sources, rate=40, duration_s=3, max_requests=90, mix=MIX, seed=3)
+        report = simulate(url, sources, rate=40, duration_s=4, max_requests=120, mix=mix, seed=3)
 
-    assert 60 <= report.sent <= 90
+    assert 80 <= report.sent <= 120
     assert report.errors == 0 and report.served == report.sent, report.error_samples
     assert set(report.by_endpoint) == {"/recommend", "/similar", "/popular"}
+    assert (
+        report.known_user_requests + report.unknown_user_requests
+        == report.by_endpoint["/recommend"]
+    )
+    assert (report.heldout_users, report.known_heldout_users) == (120, 40)
     with sqlite3.connect(log_db) as conn:
         rows = conn.execute("SELECT COUNT(*) FROM request_logs").fetchone()[0]
     assert rows == report.served
 
     kpis = compute_kpis(log_db, None, None, 90, Thresholds(), "1s")
     assert kpis.requests_per_endpoint == report.by_endpoint
-    assert kpis.fallback_requests > 0
+    assert kpis.fallback_requests == report.unknown_user_requests > 0
+    assert kpis.fallback_rate == pytest.approx(0.1, abs=0.03)
     assert {reason.reason for reason in kpis.fallback_reasons} == {"unknown_user"}
+    assert "fallback_rate" not in {alert.name for alert in kpis.alerts}
     replay = replay_evaluate(log_db, test_path, 10, model_dir)
     assert replay.requests_evaluated == kpis.recommend_requests - kpis.fallback_requests
     assert replay.overall is not None and replay.overall.impressions > 0
@@ -111,3 +152,4 @@ def test_simulate_command_against_a_real_api(
         rows = conn.execute("SELECT COUNT(*) FROM request_logs").fetchone()[0]
     assert 15 <= rows <= 20  # users drawn from the bundle: there is no test split
     assert f"{rows} served (200), 0 failed" in result.output
+    assert "no test split: users drawn from the bundle's user mapping" in result.output

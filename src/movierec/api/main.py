@@ -9,6 +9,8 @@ bundle blocks for as long as reading it takes.
 Decisions: /health answers 503 with `status: "not_ready"` and a `reason` while no model is
 loaded (200 with `status: "ok"` otherwise), so load balancers and the frontend read the same
 thing. A reload that finds a bad bundle answers 409 and the previous model keeps serving.
+/docs (Swagger UI) and /redoc load their scripts and styles from the API itself (the assets
+`fastapi-offline` ships, under /static-offline-docs), so they work with no internet access.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Annotated, Any
 
 import faiss
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
 from movierec.api.deps import RecommenderDep, StateDep, require_admin
@@ -260,7 +263,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     """Build the app; `settings` default to `get_settings().serving` (configs + env vars)."""
     settings = settings or get_settings().serving
-    app = FastAPI(
+    app = FastAPIOffline(
         title="movierec",
         summary="Movie recommendations from the production model",
         lifespan=lifespan,

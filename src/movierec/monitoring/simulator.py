@@ -1,9 +1,13 @@
 """Traffic simulator: replays held-out users against a running API so monitoring has data.
 
 The mix follows `monitoring.simulator` in the config: a share of /similar calls (random known
-movies), a share of /popular calls (half of them for a random genre), and the rest /recommend
-for held-out users (the test split; the bundle's users when there is none), a share of which
-are unknown ids that exercise the cold-start fallback. Requests go out one after another on a
+movies), a share of /popular calls (half of them for a random genre), and the rest /recommend.
+`unknown_user_share` of the /recommend calls, spread evenly, go to ids no model knows and
+exercise the cold-start fallback; the others go to held-out users (the test split) whom the
+served model knows, i.e. who are in the bundle's user mapping. Held-out users without training
+history are left out: under a global time split they are most of the test split, and sending
+them would make the fallback rate the split's share of new users, not the configured one.
+Without a test split the bundle's users are drawn. Requests go out one after another on a
 fixed schedule (`rate` per second, so the achievable rate is bounded by the API's latency),
 and stop at `max_requests` or after `duration_s`, whichever comes first. Only loopback
 addresses are accepted unless `allow_remote` is set: a load generator should not be pointed
@@ -29,6 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from movierec.artifacts import USER_MAPPING
 from movierec.config import SimulatorSettings
 from movierec.monitoring.bundle_info import genres, known_ids, movie_ids
 
@@ -41,11 +46,13 @@ class SimulationError(ValueError):
 
 @dataclass
 class TrafficSources:
-    """Ids the simulator draws from."""
+    """Ids the simulator draws from: `users` are known to the served model; `heldout_users`
+    counts the test split's users (0 without a split), known or not."""
 
     users: np.ndarray
     movies: np.ndarray
     genres: list[str]
+    heldout_users: int = 0
 
 
 @dataclass
@@ -54,6 +61,7 @@ class PlannedRequest:
     method: str
     json: dict[str, Any] | None = None
     params: dict[str, Any] | None = None
+    unknown_user: bool = False
 
 
 class SimulationReport(BaseModel):
@@ -68,6 +76,10 @@ class SimulationReport(BaseModel):
     by_endpoint: dict[str, int]
     by_status: dict[str, int]
     by_endpoint_status: dict[str, dict[str, int]]
+    known_user_requests: int
+    unknown_user_requests: int
+    heldout_users: int
+    known_heldout_users: int
     error_samples: list[str]
 
 
@@ -89,43 +101,45 @@ def check_loopback(api_url: str, allow_remote: bool) -> None:
         )
 
 
-def traffic_sources(test_path: Path | None, model_dir: Path | None) -> TrafficSources:
-    """Users of the held-out split (or of the bundle), movies and genres of the bundle."""
-    has_bundle = model_dir is not None and (model_dir / "item_mapping.json").is_file()
-    heldout = (
-        pd.read_csv(test_path, usecols=["user_id", "movie_id"])
-        if test_path is not None and test_path.is_file()
-        else None
-    )
-    if heldout is not None:
-        users = np.unique(heldout["user_id"].to_numpy(dtype=np.int64))
-    elif has_bundle and model_dir is not None:
-        users = np.asarray(known_ids(model_dir), dtype=np.int64)
-    else:
+def traffic_sources(test_path: Path | None, model_dir: Path) -> TrafficSources:
+    """Held-out users the bundle knows (all its users without a test split), its movies and
+    genres."""
+    if not (model_dir / USER_MAPPING).is_file():
         raise SimulationError(
-            f"no users to replay: neither the test split {test_path} nor a production bundle "
-            f"in {model_dir} exists; run `movierec pipeline` first"
+            f"no production bundle in {model_dir}: the simulator sends the users the served "
+            "model knows; run `movierec pipeline` first"
         )
-    if has_bundle and model_dir is not None:
-        movies = np.asarray(movie_ids(model_dir), dtype=np.int64)
-        names = genres(model_dir)
-    elif heldout is not None:
-        movies, names = np.unique(heldout["movie_id"].to_numpy(dtype=np.int64)), []
-    return TrafficSources(users=users, movies=movies, genres=names)
+    known = np.asarray(known_ids(model_dir), dtype=np.int64)
+    users, heldout = known, 0
+    if test_path is not None and test_path.is_file():
+        ids = np.unique(pd.read_csv(test_path, usecols=["user_id"])["user_id"].to_numpy(np.int64))
+        users, heldout = np.intersect1d(ids, known), ids.size
+    if users.size == 0:
+        raise SimulationError(
+            f"none of the {heldout} users of {test_path} is known to the model in {model_dir}; "
+            "run `movierec pipeline` so that the split and the bundle match"
+        )
+    return TrafficSources(
+        users, np.asarray(movie_ids(model_dir), np.int64), genres(model_dir), heldout
+    )
 
 
 def plan_requests(
     sources: TrafficSources, count: int, mix: SimulatorSettings, seed: int = 0
 ) -> list[PlannedRequest]:
-    """`count` requests in the configured mix, drawn with a seeded generator."""
+    """`count` requests in the configured mix, drawn with a seeded generator. Of the first n
+    /recommend requests, floor(n * `unknown_user_share`) are for unknown ids, evenly spread,
+    so the share holds however early the run stops."""
     rng = np.random.default_rng(seed)
     other = max(0.0, 1.0 - mix.similar_share - mix.popular_share)
     shares = np.array([other, mix.similar_share, mix.popular_share])
     kinds = rng.choice(3, size=count, p=shares / shares.sum())
+    share = mix.unknown_user_share
     unknown_base = int(sources.users.max(initial=0)) + 1_000_000
+    recommended = 0
     plan: list[PlannedRequest] = []
     for kind in kinds.tolist():
-        if kind == 1 and sources.movies.size:
+        if kind == 1:
             movie = int(rng.choice(sources.movies))
             plan.append(PlannedRequest("/similar", "POST", json={"movie_id": movie, "k": 10}))
         elif kind == 2:
@@ -134,13 +148,15 @@ def plan_requests(
                 params["genre"] = sources.genres[int(rng.integers(len(sources.genres)))]
             plan.append(PlannedRequest("/popular", "GET", params=params))
         else:
-            unknown = rng.random() < mix.unknown_user_share
+            recommended += 1
+            is_unknown = math.floor(recommended * share) > math.floor((recommended - 1) * share)
             user = (
                 unknown_base + int(rng.integers(1_000_000))
-                if unknown
-                else rng.choice(sources.users)
+                if is_unknown
+                else int(rng.choice(sources.users))
             )
-            plan.append(PlannedRequest("/recommend", "POST", json={"user_id": int(user), "k": 10}))
+            body = {"user_id": user, "k": 10}
+            plan.append(PlannedRequest("/recommend", "POST", json=body, unknown_user=is_unknown))
     return plan
 
 
@@ -201,6 +217,8 @@ def simulate(
     for (_, status), count in statuses.items():
         by_status[status] += count
     sent = sum(statuses.values())
+    recommended = [request for request in plan[:sent] if request.endpoint == "/recommend"]
+    unknown = sum(request.unknown_user for request in recommended)
     return SimulationReport(
         api_url=api_url,
         sent=sent,
@@ -211,12 +229,33 @@ def simulate(
         by_endpoint={e: sum(s.values()) for e, s in by_endpoint_status.items()},
         by_status=dict(sorted(by_status.items())),
         by_endpoint_status=by_endpoint_status,
+        known_user_requests=len(recommended) - unknown,
+        unknown_user_requests=unknown,
+        heldout_users=sources.heldout_users,
+        known_heldout_users=sources.users.size if sources.heldout_users else 0,
         error_samples=samples,
     )
 
 
+def users_summary(report: SimulationReport) -> str:
+    """Whom the /recommend calls went to (known users, unknown ids) and where those came from."""
+    recommended = report.known_user_requests + report.unknown_user_requests
+    share = report.unknown_user_requests / recommended if recommended else 0.0
+    sent = (
+        f"/recommend: {report.known_user_requests} for users the model knows, "
+        f"{report.unknown_user_requests} for unknown ids ({share:.1%})"
+    )
+    if not report.heldout_users:
+        return f"{sent}\nno test split: users drawn from the bundle's user mapping"
+    cold = report.heldout_users - report.known_heldout_users
+    return (
+        f"{sent}\nheld-out users: {report.known_heldout_users} of {report.heldout_users} are "
+        f"known to the model and were drawn; the other {cold} have no training history"
+    )
+
+
 def render_simulation(report: SimulationReport, console: Console) -> None:
-    """Print requests per endpoint and status."""
+    """Print requests per endpoint and status, and whom /recommend was asked for."""
     statuses = sorted(report.by_status)
     table = Table(title="Simulated traffic: answers per endpoint and status")
     table.add_column("endpoint")
@@ -229,5 +268,6 @@ def render_simulation(report: SimulationReport, console: Console) -> None:
         f"{report.sent} requests to {report.api_url} in {report.elapsed_s:.1f} s "
         f"({report.achieved_rate:.1f}/s): {report.served} served (200), {report.errors} failed"
     )
+    console.print(users_summary(report))
     for sample in report.error_samples:
         console.print(f"[yellow]{sample}[/]")
