@@ -113,6 +113,14 @@ class EaseSettings(Section):
     search: EaseSearch = Field(default_factory=EaseSearch)
 
 
+class SimilarSettings(Section):
+    """How the /similar table is built: shrunk cosine of audiences with a popularity penalty."""
+
+    shrinkage: float = Field(50.0, ge=0)
+    popularity_penalty: float = Field(0.4, ge=0)
+    neighbours: int = Field(100, ge=1)
+
+
 class IndexSettings(Section):
     kind: Literal["flat", "hnsw"] = "flat"
     hnsw_m: int = Field(32, ge=4)
@@ -138,6 +146,7 @@ class TrainingSettings(Section):
     item_item: ItemItemSettings = Field(default_factory=ItemItemSettings)
     als: AlsSettings = Field(default_factory=AlsSettings)
     ease: EaseSettings = Field(default_factory=EaseSettings)
+    similar: SimilarSettings = Field(default_factory=SimilarSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     export_dir: Path = Path("models/production")
