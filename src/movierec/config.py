@@ -117,7 +117,7 @@ class SimilarSettings(Section):
     """How the /similar table is built: shrunk cosine of audiences with a popularity penalty."""
 
     shrinkage: float = Field(50.0, ge=0)
-    popularity_penalty: float = Field(0.4, ge=0)
+    popularity_penalty: float = Field(0.3, ge=0)
     neighbours: int = Field(100, ge=1)
 
 
