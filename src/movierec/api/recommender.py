@@ -185,6 +185,9 @@ class Recommender:
         # Python lists: indexing them per request costs less than numpy's fancy indexing.
         self.seen_bounds: list[int] = model.user_items.indptr.tolist()
         self.movie_ids: list[int] = model.item_ids.tolist()
+        # /similar's shared genres: each movie's genres as sets and as encoded JSON strings.
+        self.genre_sets = [frozenset(item.genres) for item in model.items]
+        self.genre_codes = [[(g, json.dumps(g)) for g in item.genres] for item in model.items]
         self.scorer: Scorer
         if model.item_weights is not None:
             self.scorer = ItemWeightsScorer(model.user_items, model.item_weights)
@@ -246,19 +249,22 @@ class Recommender:
         if column is None:
             raise UnknownMovieError(movie_id)
         table = self.model.similar_items
-        listed = table.columns[column, :k]
-        count = int(np.count_nonzero(listed >= 0))
-        columns = listed[:count].astype(np.int64)
+        listed = table.columns[column, :k].tolist()
+        count = listed.index(-1) if -1 in listed else len(listed)
         audience = int(table.audience[column])
-        seed_genres = set(self.model.items[column].genres)
-        shared_counts = table.shared[column, :count].tolist()
+        seed_genres = self.genre_sets[column]
         reasons = []
-        for other, shared in zip(columns.tolist(), shared_counts, strict=True):
-            genres = [genre for genre in self.model.items[other].genres if genre in seed_genres]
+        for other, shared in zip(
+            listed[:count], table.shared[column, :count].tolist(), strict=True
+        ):
+            genres = ",".join(
+                [code for genre, code in self.genre_codes[other] if genre in seed_genres]
+            )
             reasons.append(
                 f'"shared_audience":{shared},"audience_share":{shared / audience:.4g},'
-                f'"shared_genres":{json.dumps(genres)}'
+                f'"shared_genres":[{genres}]'
             )
+        columns = np.array(listed[:count], dtype=np.int64)
         return Ranking(columns, table.scores[column, :count], reasons=reasons)
 
     def popular(self, k: int, genre: str | None = None) -> Ranking:
