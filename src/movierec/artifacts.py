@@ -14,7 +14,7 @@ A bundle is a directory (`models/production/`) holding:
 | user_items.npz        | scipy CSR (n_users, n_items): the interactions the model saw     |
 | popularity.json       | [{movie_id, score}] for every item, most popular first           |
 | item_weights.npz      | scipy CSR (n_items, n_items), only for scorer "item_weights"     |
-| similar_items.npz     | `SimilarItems` below: each item's most similar items, for /similar |
+| similar_items.npz     | `SimilarItems`: each item's most similar items, for /similar     |
 | metrics.json          | the full offline evaluation of every candidate (informational)   |
 
 Scorers: "embeddings" scores user u as `user_embeddings[u] @ item_embeddings.T` (ALS);

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from movierec.config import Settings
 from movierec.data.preprocess import confidence_weights
-from movierec.models import create_model
+from movierec.models import Recommender, create_model
 from movierec.models.similarity import (
     RowSource,
     embedding_cosine,
@@ -127,9 +127,9 @@ class Candidate:
 
 
 def default_candidates() -> list[Candidate]:
-    """Popularity (a reference), today's sources (the winner's item vectors: ALS factors or
-    the SVD of EASE's weights), the models' own similar_items (EASE and item-item weights)
-    and shrunk cosine, each over a few popularity penalties."""
+    """Popularity (a reference), what /similar used before the table (the winner's item
+    vectors: ALS factors, or the SVD of EASE's weights), the models' own similar_items (EASE
+    and item-item weights) and shrunk cosine, each over a few popularity penalties."""
     penalties = (0.0, 0.2, 0.3, 0.4, 0.5)
     return [
         Candidate("popularity"),
@@ -146,6 +146,7 @@ def default_candidates() -> list[Candidate]:
 
 
 def _popularity(start: int, stop: int, shared: np.ndarray, audience: np.ndarray) -> np.ndarray:
+    """The reference source: every co-rated movie scores its audience."""
     return np.broadcast_to(audience.astype(np.float32), shared.shape)
 
 
@@ -155,9 +156,9 @@ class _Sources:
     def __init__(self, matrix: sp.csr_matrix, settings: Settings) -> None:
         self.matrix = matrix
         self.training = settings.training
-        self.fitted: dict[str, Any] = {}
+        self.fitted: dict[str, Recommender] = {}
 
-    def _model(self, kind: str) -> Any:
+    def _model(self, kind: str) -> Recommender:
         if kind not in self.fitted:
             self.fitted[kind] = create_model(kind, **model_params(kind, self.training))
             self.fitted[kind].fit(self.matrix)
@@ -173,7 +174,9 @@ class _Sources:
             return embedding_cosine(self._model("als").item_vectors())
         if source == "ease_svd":
             return embedding_cosine(self._model("ease").item_vectors())
-        return weight_rows(self._model(source).item_weight_matrix())
+        weights = self._model(source).item_weight_matrix()
+        assert weights is not None  # ease and item_item score by item weights
+        return weight_rows(weights)
 
 
 @dataclass
@@ -289,8 +292,8 @@ def compare_candidates(
             )
     results = [_result(candidate, np.asarray(values)) for candidate, values in per_fold.items()]
     chosen = choose(results)
-    today = Candidate("als")
-    shown = [today, *[c for c in candidates if c.name == chosen.name and c != today]]
+    previous = Candidate("als")  # what /similar ranked by before, the ALS winner's factors
+    shown = [previous, *[c for c in candidates if c.name == chosen.name and c != previous]]
     return SimilarityComparison(
         k=k,
         folds=folds,
