@@ -2,7 +2,8 @@
 
 The project's own models are fitted in a fraction of a second: ALS for the "embeddings"
 scorer, item-item cosine for the "item_weights" scorer; the FAISS index is built by
-`movierec.models.index` and popularity is the number of interactions.
+`movierec.models.index`, the similar-items table by `movierec.models.similarity` and
+popularity is the number of interactions.
 `movierec.artifacts.ArtifactBundle` writes the files, so a bundle here is exactly what export
 writes, without the minute of MLflow and evaluation a full pipeline run would add to a test.
 """
@@ -19,6 +20,7 @@ import scipy.sparse as sp
 from movierec.artifacts import ArtifactBundle, ItemRecord, ModelMetadata, Scorer
 from movierec.models import create_model
 from movierec.models.index import build_index, index_to_bytes
+from movierec.models.similarity import shrunk_cosine, similar_items_table
 from tests.synthetic import generate
 
 
@@ -96,6 +98,7 @@ def build_bundle(
         items=records,
         user_items=matrix,
         popularity=np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64),
+        similar_items=similar_items_table(matrix, shrunk_cosine(10.0), 0.4, 100),
         item_weights=model.item_weight_matrix(),
     )
     bundle.write(directory, index_to_bytes(build_index(item_embeddings)))

@@ -6,7 +6,7 @@ A bundle is a directory (`models/production/`) holding:
 |-----------------------|------------------------------------------------------------------|
 | model_metadata.json   | `ModelMetadata` below                                            |
 | user_embeddings.npy   | float32 (n_users, d): user vectors in the item-embedding space   |
-| item_embeddings.npy   | float32 (n_items, d): item vectors, used by FAISS for /similar   |
+| item_embeddings.npy   | float32 (n_items, d): item vectors of the model                  |
 | item_index.faiss      | FAISS inner-product index over the L2-normalised item embeddings |
 | user_mapping.json     | {"<user_id>": row}                                               |
 | item_mapping.json     | {"<movie_id>": column}                                           |
@@ -14,10 +14,12 @@ A bundle is a directory (`models/production/`) holding:
 | user_items.npz        | scipy CSR (n_users, n_items): the interactions the model saw     |
 | popularity.json       | [{movie_id, score}] for every item, most popular first           |
 | item_weights.npz      | scipy CSR (n_items, n_items), only for scorer "item_weights"     |
+| similar_items.npz     | `SimilarItems`: each item's most similar items, for /similar     |
 | metrics.json          | the full offline evaluation of every candidate (informational)   |
 
 Scorers: "embeddings" scores user u as `user_embeddings[u] @ item_embeddings.T` (ALS);
-"item_weights" scores as `user_items[u] @ item_weights` (item-item cosine, EASE).
+"item_weights" scores as `user_items[u] @ item_weights` (item-item cosine, EASE). /similar
+reads `similar_items.npz`, whatever the scorer; `metadata.similarity` says how it was built.
 
 `ArtifactBundle.write` lays a bundle out; `read_bundle` validates and reads one back. Both
 sides use the reader: export before it switches production, serving before it swaps a model.
@@ -44,6 +46,7 @@ ITEM_FEATURES = "item_features.json"
 USER_ITEMS = "user_items.npz"
 POPULARITY = "popularity.json"
 ITEM_WEIGHTS = "item_weights.npz"
+SIMILAR_ITEMS = "similar_items.npz"
 METRICS = "metrics.json"
 
 Scorer = Literal["embeddings", "item_weights"]
@@ -60,6 +63,7 @@ COMMON_FILES = (
     ITEM_FEATURES,
     USER_ITEMS,
     POPULARITY,
+    SIMILAR_ITEMS,
 )
 
 
@@ -83,6 +87,7 @@ class ModelMetadata(BaseModel):
     n_users: int
     n_items: int
     embedding_dim: int
+    similarity: dict[str, Any] = Field(default_factory=dict)
     run_id: str = ""
     data_fingerprint: str = ""
     git_commit: str = ""
@@ -96,6 +101,32 @@ class ItemRecord:
     title: str
     year: int | None
     genres: list[str]
+
+
+@dataclass(frozen=True)
+class SimilarItems:
+    """Each item's most similar items, best first: row i of every (n_items, size) array is item i.
+
+    `columns` are item columns (-1 pads a row with fewer similar items), `scores` the
+    similarity, `shared` how many users interacted with both items; `audience` (n_items,) is
+    how many users interacted with each item, so `shared / audience[i]` is the share of item
+    i's audience that also has the similar item.
+    """
+
+    columns: np.ndarray
+    scores: np.ndarray
+    shared: np.ndarray
+    audience: np.ndarray
+
+    def write(self, path: Path) -> None:
+        """Save the four arrays as one `.npz` (no pickle)."""
+        np.savez(
+            path,
+            columns=self.columns.astype(np.int32),
+            scores=self.scores.astype(np.float32),
+            shared=self.shared.astype(np.int32),
+            audience=self.audience.astype(np.int32),
+        )
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -120,6 +151,7 @@ class ArtifactBundle:
     items: list[ItemRecord]
     user_items: sp.csr_matrix
     popularity: np.ndarray
+    similar_items: SimilarItems
     item_weights: sp.csr_matrix | None = None
 
     def write(self, directory: Path, index_bytes: bytes) -> None:
@@ -147,6 +179,7 @@ class ArtifactBundle:
         )
         if self.item_weights is not None:
             sp.save_npz(directory / ITEM_WEIGHTS, self.item_weights.astype(np.float32).tocsr())
+        self.similar_items.write(directory / SIMILAR_ITEMS)
         write_json(directory / MODEL_METADATA, self.metadata.model_dump())
 
 
@@ -169,6 +202,7 @@ class BundleContents:
     user_items: sp.csr_matrix
     popularity: np.ndarray
     item_weights: sp.csr_matrix | None
+    similar_items: SimilarItems
     index: Any
 
     @property
@@ -272,6 +306,34 @@ def _load_popularity(path: Path, item_columns: dict[int, int]) -> np.ndarray:
     return scores
 
 
+def _load_similar_items(path: Path, n_items: int) -> SimilarItems:
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            table = SimilarItems(
+                columns=arrays["columns"],
+                scores=arrays["scores"],
+                shared=arrays["shared"],
+                audience=arrays["audience"],
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        raise _fail(path, f"is not a .npz of columns, scores, shared, audience ({exc})") from exc
+    shape = table.columns.shape
+    if len(shape) != 2 or shape[0] != n_items or table.audience.shape != (n_items,):
+        raise _fail(path, f"columns must be ({n_items}, size) and audience ({n_items},)")
+    if table.scores.shape != shape or table.shared.shape != shape:
+        raise _fail(path, f"scores and shared must have the shape of columns, {shape}")
+    listed = table.columns >= 0
+    if table.columns.max(initial=-1) >= n_items or table.columns.min(initial=-1) < -1:
+        raise _fail(path, f"columns must lie in [0, {n_items}) or be -1 (no item)")
+    if (listed[:, 1:] & ~listed[:, :-1]).any():
+        raise _fail(path, "a row lists an item after a -1 (padding belongs at the end of a row)")
+    if (table.columns == np.arange(n_items)[:, None]).any():
+        raise _fail(path, "an item is listed as similar to itself")
+    if not np.isfinite(table.scores[listed]).all():
+        raise _fail(path, "contains NaN or infinite scores")
+    return table
+
+
 def _load_index(path: Path, n_items: int, dim: int) -> Any:
     # Imported here: the file names and metadata of this module are also read by the
     # dashboard and `movierec up`, which never load an index.
@@ -325,5 +387,6 @@ def read_bundle(directory: Path) -> BundleContents:
         user_items=_load_sparse(directory / USER_ITEMS, (n_users, n_items)),
         popularity=_load_popularity(directory / POPULARITY, item_columns),
         item_weights=weights,
+        similar_items=_load_similar_items(directory / SIMILAR_ITEMS, n_items),
         index=_load_index(directory / ITEM_INDEX, n_items, dim),
     )

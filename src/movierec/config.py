@@ -96,6 +96,14 @@ class DataSettings(Section):
     split: SplitSettings = Field(default_factory=SplitSettings)
 
 
+class SimilarSettings(Section):
+    """How the /similar table is built: shrunk cosine of audiences with a popularity penalty."""
+
+    shrinkage: float = Field(50.0, ge=0)
+    popularity_penalty: float = Field(0.3, ge=0)
+    neighbours: int = Field(100, ge=1)
+
+
 class IndexSettings(Section):
     kind: Literal["flat", "hnsw"] = "flat"
     hnsw_m: int = Field(32, ge=4)
@@ -121,6 +129,7 @@ class TrainingSettings(Section):
     selection_metric: str = "ndcg@10"
     bootstrap_samples: int = Field(1000, ge=0)
     seed: int = 42
+    similar: SimilarSettings = Field(default_factory=SimilarSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     export_dir: Path = Path("models/production")

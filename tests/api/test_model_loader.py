@@ -67,6 +67,21 @@ def small_index(bundle: Path) -> None:
     faiss.write_index(index, str(bundle / art.ITEM_INDEX))
 
 
+def edit_similar(change: Callable[[dict[str, np.ndarray]], None]) -> Callable[[Path], None]:
+    def damage(bundle: Path) -> None:
+        with np.load(bundle / art.SIMILAR_ITEMS) as stored:
+            arrays = dict(stored)
+        change(arrays)
+        np.savez(bundle / art.SIMILAR_ITEMS, **arrays)
+
+    return damage
+
+
+def first_similar(name: str, row: int, value: float) -> Callable[[Path], None]:
+    """Set the first entry of `row` in the similar-items array `name`."""
+    return edit_similar(lambda arrays: arrays[name].__setitem__((row, 0), value))
+
+
 @pytest.mark.parametrize(
     ("damage", "named", "problem"),
     [
@@ -76,6 +91,17 @@ def small_index(bundle: Path) -> None:
         (nan_in(art.ITEM_EMBEDDINGS), art.ITEM_EMBEDDINGS, "NaN or infinite"),
         (reshape(art.USER_EMBEDDINGS), art.USER_EMBEDDINGS, "shape (119, 16)"),
         (bad_weights, art.ITEM_WEIGHTS, "NaN"),
+        (drop(art.SIMILAR_ITEMS), art.SIMILAR_ITEMS, "missing"),
+        (edit_similar(lambda a: a.pop("shared")), art.SIMILAR_ITEMS, "columns, scores, shared"),
+        (first_similar("columns", 3, 3), art.SIMILAR_ITEMS, "itself"),
+        (first_similar("columns", 0, 90), art.SIMILAR_ITEMS, "[0, 90)"),
+        (first_similar("columns", 0, -1), art.SIMILAR_ITEMS, "padding"),
+        (first_similar("scores", 0, np.nan), art.SIMILAR_ITEMS, "NaN"),
+        (
+            edit_similar(lambda a: a.update(audience=a["audience"][:-1])),
+            art.SIMILAR_ITEMS,
+            "audience (90,)",
+        ),
         (small_index, art.ITEM_INDEX, "dim 3"),
         (lambda b: (b / art.ITEM_INDEX).write_bytes(b"junk"), art.ITEM_INDEX, "FAISS"),
         (lambda b: (b / art.POPULARITY).write_text("{"), art.POPULARITY, "JSON"),

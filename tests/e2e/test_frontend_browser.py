@@ -142,7 +142,7 @@ def test_unknown_user_in_a_narrow_window(browser: Browser, frontend_url: str) ->
     context.close()
 
 
-def test_similar_page_finds_return_of_the_jedi_for_star_wars(
+def test_similar_page_finds_both_sequels_for_star_wars_and_says_why(
     page: Page, frontend_url: str, metadata: dict[str, Any]
 ) -> None:
     open_page(page, frontend_url, "Similar movies", "similar")
@@ -152,8 +152,12 @@ def test_similar_page_finds_return_of_the_jedi_for_star_wars(
     similar = page.locator(".mr-card:not(.mr-seed)")
     expect(similar).to_have_count(CARDS)
     titles = card_titles(page)[1:]
-    assert "Return of the Jedi (1983)" in titles, titles
+    assert {"Return of the Jedi (1983)", "The Empire Strikes Back (1980)"} <= set(titles[:5])
     assert "Star Wars (1977)" not in titles, titles
+    for index in range(CARDS):
+        expect(similar.nth(index).locator(".mr-why").first).to_contain_text(
+            re.compile(r"^[\d,]+ people rated both: \d+% of those who rated Star Wars$")
+        )
     screenshot(page, "similar")
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from movierec.frontend.api_client import ApiClient
+
 pytestmark = pytest.mark.timeout(180)
 
 MakeApp = Callable[[str], AppTest]
@@ -108,6 +110,29 @@ def test_similar_shows_the_seed_and_its_neighbours(
     assert shown[0][0] == seed["movie_id"] and "Your pick" in shown[0][1]
     assert len(shown) == 1 + 6
     assert seed["movie_id"] not in {movie_id for movie_id, _ in shown[1:]}
+
+
+def test_similar_cards_say_why(
+    frontend_app: MakeApp, api_url: str, catalogue_records: list[dict]
+) -> None:
+    seed = catalogue_records[10]
+    at = open_page(frontend_app, api_url, "similar")
+    at.selectbox[0].select(seed["movie_id"])
+    at.slider[0].set_value(4)
+    at.run()
+    no_exception(at)
+    with ApiClient(api_url) as client:
+        answer = {m.movie_id: m for m in client.similar(seed["movie_id"], k=4).similar_items}
+    shown = cards(at)[1:]
+    assert [movie_id for movie_id, _ in shown] == list(answer)
+    for movie_id, body in shown:
+        movie = answer[movie_id]
+        assert (
+            f"{movie.shared_audience} people rated both: {movie.audience_share:.0%} "
+            f"of those who rated {seed['title']}" in body
+        )
+        genres = ", ".join(movie.shared_genres)
+        assert (f"Shared genres: {genres}" in body) == bool(movie.shared_genres)
 
 
 def test_popular_by_genre(frontend_app: MakeApp, api_url: str) -> None:

@@ -23,6 +23,7 @@ from movierec.artifacts import (
 )
 from movierec.config import Settings
 from movierec.models.index import build_index, index_to_bytes
+from movierec.models.similarity import shrunk_cosine, similar_items_table
 from movierec.training.export import (
     ExportError,
     export_production,
@@ -38,6 +39,7 @@ def write_bundle(directory: Path, scorer: str = "item_weights") -> Path:
     directory.mkdir(parents=True)
     rng = np.random.default_rng(0)
     items = rng.random((N_ITEMS, DIM)).astype(np.float32)
+    user_items = sp.random(N_USERS, N_ITEMS, density=0.5, format="csr", random_state=1)
     bundle = ArtifactBundle(
         metadata=ModelMetadata(
             version="",
@@ -56,8 +58,9 @@ def write_bundle(directory: Path, scorer: str = "item_weights") -> Path:
         user_ids=np.array([10, 20, 30]),
         item_ids=np.array([1, 2, 3, 4]),
         items=[ItemRecord(i, f"Movie {i}", 1990, ["Drama"]) for i in range(1, N_ITEMS + 1)],
-        user_items=sp.random(N_USERS, N_ITEMS, density=0.5, format="csr", random_state=1),
+        user_items=user_items,
         popularity=np.array([3.0, 2.0, 1.0, 0.0]),
+        similar_items=similar_items_table(user_items, shrunk_cosine(0.0), 0.0, N_ITEMS),
         item_weights=sp.csr_matrix(rng.random((N_ITEMS, N_ITEMS))),
     )
     bundle.write(directory, index_to_bytes(build_index(items)))

@@ -86,7 +86,7 @@ def serve(
         ranking.is_fallback,
         ranking.fallback_reason,
     )
-    return recommender.movie_json.array(columns, scores)
+    return recommender.movie_json.array(columns, scores, ranking.reasons)
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
@@ -152,7 +152,7 @@ async def recommend(request: Request, recommender: RecommenderDep) -> Response:
     openapi_extra=openapi_body(SimilarRequest),
 )
 async def similar(request: Request, recommender: RecommenderDep) -> Response:
-    """Movies most similar to a seed movie (cosine of item embeddings, via FAISS)."""
+    """Movies most similar to a seed movie, each with why: shared audience and genres."""
     body = parse_body(SimilarRequest, await request.body())
     ranking = recommender.similar(body.movie_id, body.k)
     seed = recommender.model.items[recommender.model.item_columns[body.movie_id]]

@@ -11,6 +11,7 @@ builds a new one and swaps it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
@@ -85,12 +86,16 @@ class ItemWeightsScorer:
 
 
 class Ranking(NamedTuple):
-    """Item columns best first, their scores, and whether (and why) a fallback answered."""
+    """Item columns best first, their scores, and whether (and why) a fallback answered.
+
+    `reasons`, when given, holds for each item the JSON members (already encoded, without
+    braces) that say why it is there; they are added to the item's object in the answer."""
 
     columns: np.ndarray
     scores: np.ndarray
     is_fallback: bool = False
     fallback_reason: FallbackReason | None = None
+    reasons: list[str] | None = None
 
 
 def best_k(values: np.ndarray, k: int) -> np.ndarray:
@@ -180,6 +185,9 @@ class Recommender:
         # Python lists: indexing them per request costs less than numpy's fancy indexing.
         self.seen_bounds: list[int] = model.user_items.indptr.tolist()
         self.movie_ids: list[int] = model.item_ids.tolist()
+        # /similar's shared genres: each movie's genres as sets and as encoded JSON strings.
+        self.genre_sets = [frozenset(item.genres) for item in model.items]
+        self.genre_codes = [[(g, json.dumps(g)) for g in item.genres] for item in model.items]
         self.scorer: Scorer
         if model.item_weights is not None:
             self.scorer = ItemWeightsScorer(model.user_items, model.item_weights)
@@ -234,18 +242,30 @@ class Recommender:
         return Ranking(columns, scores[columns], True, FallbackReason.INSUFFICIENT_CANDIDATES)
 
     def similar(self, movie_id: int, k: int) -> Ranking:
-        """The `k` items nearest the movie by cosine of item embeddings (FAISS), seed excluded."""
+        """The `k` movies most similar to the seed by the bundle's similar-items table, each
+        with the audience it shares with the seed and the genres they have in common."""
         self._check_k(k, ("body", "k"))
         column = self.model.item_columns.get(movie_id)
         if column is None:
             raise UnknownMovieError(movie_id)
-        query = np.array(self.model.item_embeddings[column], dtype=np.float32, ndmin=2)
-        norm = float(np.linalg.norm(query))
-        if norm > 0:
-            query /= norm
-        scores, columns = self.model.index.search(query, min(k + 1, self.model.n_items))
-        keep = (columns[0] >= 0) & (columns[0] != column)
-        return Ranking(columns[0][keep][:k], scores[0][keep][:k])
+        table = self.model.similar_items
+        listed = table.columns[column, :k].tolist()
+        count = listed.index(-1) if -1 in listed else len(listed)
+        audience = int(table.audience[column])
+        seed_genres = self.genre_sets[column]
+        reasons = []
+        for other, shared in zip(
+            listed[:count], table.shared[column, :count].tolist(), strict=True
+        ):
+            genres = ",".join(
+                [code for genre, code in self.genre_codes[other] if genre in seed_genres]
+            )
+            reasons.append(
+                f'"shared_audience":{shared},"audience_share":{shared / audience:.4g},'
+                f'"shared_genres":[{genres}]'
+            )
+        columns = np.array(listed[:count], dtype=np.int64)
+        return Ranking(columns, table.scores[column, :count], reasons=reasons)
 
     def popular(self, k: int, genre: str | None = None) -> Ranking:
         """The `k` most popular items, of `genre` when given."""

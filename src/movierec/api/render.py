@@ -34,12 +34,16 @@ class MovieJson:
             for item in items
         ]
 
-    def array(self, columns: list[int], scores: list[str]) -> str:
+    def array(self, columns: list[int], scores: list[str], extras: list[str] | None = None) -> str:
         """The JSON array of the movies in `columns` with their `scores` (JSON numbers, see
-        `format_scores`), in that order."""
+        `format_scores`), in that order; `extras` adds encoded members to each movie."""
         heads, tails = self.heads, self.tails
         pairs = zip(columns, scores, strict=True)
-        movies = ",".join([f"{heads[column]}{score}{tails[column]}" for column, score in pairs])
+        if extras is None:
+            movies = ",".join([f"{heads[column]}{score}{tails[column]}" for column, score in pairs])
+        else:
+            ends = [f"{tails[c][:-1]},{extra}}}" for c, extra in zip(columns, extras, strict=True)]
+            movies = ",".join([f"{heads[c]}{s}{e}" for (c, s), e in zip(pairs, ends, strict=True)])
         return f"[{movies}]"
 
 

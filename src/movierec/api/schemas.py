@@ -92,10 +92,25 @@ class RecommendResponse(BaseModel):
     fallback_reason: FallbackReason | None
 
 
+class SimilarMovie(Movie):
+    """A similar movie and why it is there: the audience it shares with the seed movie (the
+    people who rated both) and the genres they have in common."""
+
+    shared_audience: int | None = Field(
+        None, description="How many people rated both this movie and the seed movie"
+    )
+    audience_share: float | None = Field(
+        None, description="shared_audience as a share of the seed movie's audience (0..1)"
+    )
+    shared_genres: list[str] | None = Field(
+        None, description="The seed movie's genres that this movie has too"
+    )
+
+
 class SimilarResponse(BaseModel):
     movie_id: int
     title: str
-    similar_items: list[Movie]
+    similar_items: list[SimilarMovie]
     model_version: str
 
 

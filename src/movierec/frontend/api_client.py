@@ -93,12 +93,21 @@ class Recommendations(_Schema):
     fallback_reason: str | None = None
 
 
+class SimilarMovie(Movie):
+    """A similar movie and why: the people who rated both it and the seed (how many, and as
+    a share of the seed's audience) and the genres the two have in common."""
+
+    shared_audience: int | None = None
+    audience_share: float | None = None
+    shared_genres: list[str] = Field(default_factory=list)
+
+
 class SimilarMovies(_Schema):
     """`POST /similar`: the seed movie and the movies most similar to it."""
 
     movie_id: int
     title: str
-    similar_items: list[Movie]
+    similar_items: list[SimilarMovie]
     model_version: str | None = None
 
 

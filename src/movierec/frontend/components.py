@@ -76,6 +76,7 @@ STYLES = """
   overflow: hidden;}
 .mr-bar > span {display: block; height: 100%; border-radius: 999px;
   background: linear-gradient(90deg, #f59e0b, #ef4444);}
+.mr-why {font-size: 0.78rem; line-height: 1.35; opacity: 0.8;}
 .mr-seed {border-width: 2px; border-color: hsl(var(--hue) 70% 50% / 0.7);}
 @media (max-width: 640px) {
   .mr-grid {gap: 0.6rem;}
@@ -166,7 +167,12 @@ def _style(genre: str | None) -> tuple[str, int]:
 
 
 def _card(
-    movie: Movie, rank: int | None, top_score: float, seed: bool = False, label: str = "score"
+    movie: Movie,
+    rank: int | None,
+    top_score: float,
+    seed: bool = False,
+    label: str = "score",
+    notes: Sequence[str] = (),
 ) -> str:
     icon, hue = _style(movie.genres[0] if movie.genres else None)
     badge = f'<span class="mr-rank">#{rank}</span>' if rank is not None else ""
@@ -185,23 +191,31 @@ def _card(
             f'<div class="mr-score" title="{label}">{label} {movie.score:.3g}'
             f'<div class="mr-bar"><span style="width: {width:.0f}%"></span></div></div>'
         )
+    why = "".join(f'<div class="mr-why">{html.escape(note)}</div>' for note in notes)
     classes = "mr-card mr-seed" if seed else "mr-card"
     return (
         f'<div class="{classes}" style="--hue: {hue}" data-movie-id="{movie.movie_id}">'
         f'<div class="mr-banner">{badge}<span class="mr-icon">{icon}</span></div>'
         f'<div class="mr-body"><div class="mr-title">{html.escape(display_title(movie.title))}'
-        f'{year}</div><div class="mr-chips">{chips}</div>{score}</div></div>'
+        f'{year}</div><div class="mr-chips">{chips}</div>{why}{score}</div></div>'
     )
 
 
-def movie_cards(movies: Sequence[Movie], ranked: bool = True, label: str = "score") -> None:
-    """Show movies as a wrapping grid of cards: title, year, genre chips and `label`led score
-    (the model's score, or "popularity" where the ranking is by popularity)."""
+def movie_cards(
+    movies: Sequence[Movie],
+    ranked: bool = True,
+    label: str = "score",
+    notes: Sequence[Sequence[str]] | None = None,
+) -> None:
+    """Show movies as a wrapping grid of cards: title, year, genre chips, `label`led score
+    (the model's score, or "popularity" where the ranking is by popularity) and, when
+    given, lines of `notes` per movie (such as why it is there)."""
     scores = [m.score for m in movies if m.score is not None]
     top = max(scores) if scores else 0.0
+    lines = notes if notes is not None else [()] * len(movies)
     cards = "".join(
-        _card(movie, rank if ranked else None, top, label=label)
-        for rank, movie in enumerate(movies, 1)
+        _card(movie, rank if ranked else None, top, label=label, notes=movie_notes)
+        for rank, (movie, movie_notes) in enumerate(zip(movies, lines, strict=True), 1)
     )
     st.html(f'<div class="mr-grid">{cards}</div>')
 

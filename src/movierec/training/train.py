@@ -34,6 +34,7 @@ from movierec.features.build import FEATURES_FILE
 from movierec.models import Recommender
 from movierec.models.index import build_index, index_to_bytes
 from movierec.models.registry import BASELINE, MODEL_CLASSES, model_class
+from movierec.models.similarity import shrunk_cosine, similar_items_table
 from movierec.training import mlflow_utils as tracking
 from movierec.training.evaluate import EvaluationResult, evaluate_model
 from movierec.training.export import export_production
@@ -243,12 +244,14 @@ def build_bundle(
     user_vectors = np.asarray(model.user_vectors(matrix), dtype=np.float32)[active]
     index = settings.training.index
     faiss_index = build_index(item_vectors, index.kind, index.hnsw_m, index.hnsw_ef_search)
+    similar = settings.training.similar
     bundle = ArtifactBundle(
         metadata=metadata.model_copy(
             update={
                 "n_users": len(active),
                 "n_items": len(data.items),
                 "embedding_dim": item_vectors.shape[1],
+                "similarity": {"source": "shrunk_cosine", **similar.model_dump()},
             }
         ),
         user_embeddings=user_vectors,
@@ -258,6 +261,9 @@ def build_bundle(
         items=_items(settings, data.items),
         user_items=matrix[active],
         popularity=np.asarray(popularity.score(np.array([0]), matrix[:1])[0], dtype=np.float64),
+        similar_items=similar_items_table(
+            matrix, shrunk_cosine(similar.shrinkage), similar.popularity_penalty, similar.neighbours
+        ),
         item_weights=model.item_weight_matrix() if model.scorer == "item_weights" else None,
     )
     return bundle, index_to_bytes(faiss_index)

@@ -1,5 +1,7 @@
 """Similar Movies page: pick a movie by typing part of its title, see the movies like it.
 
+Each card says why the movie is there: how many people rated both it and the pick (and what
+share of the pick's audience that is) and the genres the two have in common.
 A Streamlit page script, run by `st.navigation` in `app.py`.
 """
 
@@ -7,10 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from movierec.frontend.api_client import ApiError, Movie
+from movierec.frontend.api_client import ApiError, Movie, SimilarMovie
 from movierec.frontend.components import (
     current_catalogue,
     current_client,
+    display_title,
     movie_cards,
     movie_label,
     seed_card,
@@ -18,9 +21,26 @@ from movierec.frontend.components import (
 )
 
 
+def why(movie: SimilarMovie, seed_title: str) -> list[str]:
+    """The lines that say why `movie` is similar to the seed: shared audience and genres."""
+    lines = []
+    if movie.shared_audience is not None and movie.audience_share is not None:
+        people = "person" if movie.shared_audience == 1 else "people"
+        lines.append(
+            f"{movie.shared_audience:,} {people} rated both: {movie.audience_share:.0%} "
+            f"of those who rated {display_title(seed_title)}"
+        )
+    if movie.shared_genres:
+        lines.append(f"Shared genres: {', '.join(movie.shared_genres)}")
+    return lines
+
+
 def render() -> None:
     st.title(":material/join_inner: More like this")
-    st.caption("Pick a movie you liked; the model finds the movies closest to it.")
+    st.caption(
+        "Pick a movie you liked: here are the movies its audience rated too, with the "
+        "blockbusters that everyone rated held back."
+    )
     try:
         catalogue = current_catalogue()
     except ApiError as exc:
@@ -52,7 +72,8 @@ def render() -> None:
     if not answer.similar_items:
         st.info("The model found no similar movie for this one.")
         return
-    movie_cards(answer.similar_items)
+    notes = [why(movie, answer.title) for movie in answer.similar_items]
+    movie_cards(answer.similar_items, label="similarity", notes=notes)
 
 
 render()
