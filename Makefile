@@ -47,8 +47,8 @@ frontend: setup ## Streamlit frontend on port 8502
 dashboard: setup ## Monitoring dashboard on port 8501
 	$(MOVIEREC) dashboard
 
-mlflow-ui: setup ## MLflow UI on port 5000 over the local SQLite store
-	$(RUN) mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts --host 127.0.0.1 --port 5000
+mlflow-ui: setup ## MLflow UI on port 5000 over the local SQLite store (one worker, no job runner)
+	$(MOVIEREC) mlflow-ui
 
 simulate: setup ## Replay held-out users against the running API
 	$(MOVIEREC) simulate
