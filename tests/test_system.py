@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from movierec.system import Service, ServiceStartError, services, start_all, stop_all
+from movierec.system import Service, ServiceStartError, Supervisor, services, stop_all
 from tests.bundles import build_synthetic_bundle
 from tests.conftest import settings_in
 from tests.processes import alive_in_group, carrying, children, requires_proc
@@ -69,15 +69,16 @@ def _http_server(port: int, print_variable: str = "HOME") -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def _echo(name: str = "Echo", **fields: object) -> Service:
+def _echo() -> Service:
     port = free_port()
-    return Service(name, _http_server(port), f"http://127.0.0.1:{port}", "/", **fields)  # type: ignore[arg-type]
+    return Service("Echo", _http_server(port), f"http://127.0.0.1:{port}", "/")
 
 
-def _sleeper(name: str, **fields: object) -> Service:
+def _sleeper(name: str, timeout_s: float, start_later: str | None = None) -> Service:
     """A service that never answers."""
     command = [sys.executable, "-c", "import time; time.sleep(600)"]
-    return Service(name, command, f"http://127.0.0.1:{free_port()}", "/", **fields)  # type: ignore[arg-type]
+    url = f"http://127.0.0.1:{free_port()}"
+    return Service(name, command, url, "/", timeout_s, start_later=start_later)
 
 
 def test_each_service_runs_in_its_own_process_group_with_its_environment(
@@ -91,13 +92,12 @@ def test_each_service_runs_in_its_own_process_group_with_its_environment(
         "/",
         env={"MOVIEREC_API_URL": "http://api.test:1234"},
     )
-    running = start_all([service], tmp_path)
-    process = running[0].process
-    try:
+    with Supervisor(tmp_path) as supervisor:
+        supervisor.start([service])
+        supervisor.wait_until_up()
+        process = supervisor.running[0].process
         assert httpx.get(service.url, timeout=5).status_code == 200
         assert os.getpgid(process.pid) == process.pid != os.getpgid(0)
-    finally:
-        stop_all([process])
     assert process.poll() is not None
     assert "http://api.test:1234" in (tmp_path / "echo.log").read_text()
     line = capsys.readouterr().out
@@ -114,8 +114,9 @@ def test_a_required_service_that_dies_at_start_is_a_clear_error_and_stops_the_ot
         f"http://127.0.0.1:{free_port()}",
         "/",
     )
-    with pytest.raises(ServiceStartError) as error:
-        start_all([healthy, dying], tmp_path)
+    with pytest.raises(ServiceStartError) as error, Supervisor(tmp_path) as supervisor:
+        supervisor.start([healthy, dying])
+        supervisor.wait_until_up()
     message = str(error.value)
     assert "Broken exited with code 3" in message
     assert "address already in use" in message and str(tmp_path / "broken.log") in message
@@ -127,8 +128,12 @@ def test_a_required_service_that_does_not_answer_in_time_stops_everything(
     tmp_path: Path,
 ) -> None:
     healthy, silent = _echo(), _sleeper("Silent", timeout_s=1.0)
-    with pytest.raises(ServiceStartError, match=r"Silent did not answer / in 1 s"):
-        start_all([healthy, silent], tmp_path)
+    with (
+        pytest.raises(ServiceStartError, match=r"Silent did not answer / in 1 s"),
+        Supervisor(tmp_path) as supervisor,
+    ):
+        supervisor.start([healthy, silent])
+        supervisor.wait_until_up()
     with pytest.raises(httpx.HTTPError):
         httpx.get(healthy.url, timeout=2)
 
@@ -146,16 +151,27 @@ def test_an_optional_service_that_does_not_come_up_is_stopped_and_the_rest_runs(
         "/",
         start_later="make gone-ui",
     )
-    running = start_all([healthy, silent, exiting], tmp_path)
-    try:
-        assert [entry.service.name for entry in running] == ["Echo"]
+    with Supervisor(tmp_path) as supervisor:
+        supervisor.start([healthy, silent, exiting])
+        supervisor.wait_until_up(optional=True)
+        assert [entry.service.name for entry in supervisor.up] == ["Echo"]
         assert httpx.get(healthy.url, timeout=5).status_code == 200
+        assert alive_in_group(supervisor.running[1].process.pid) == []
         out = capsys.readouterr().out
         assert "Slow UI did not answer / in 1 s; everything else keeps running" in out
         assert "`make slow-ui`" in out and str(tmp_path / "slow_ui.log") in out
         assert "Gone UI exited with code 2 at start" in out and "`make gone-ui`" in out
-    finally:
-        stop_all([entry.process for entry in running])
+
+
+def test_the_system_is_up_once_the_required_services_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    healthy, slow = _echo(), _sleeper("Slow UI", timeout_s=60.0, start_later="make slow-ui")
+    with Supervisor(tmp_path) as supervisor:
+        supervisor.start([healthy, slow])
+        supervisor.wait_until_up()
+        assert [entry.service.name for entry in supervisor.starting] == ["Slow UI"]
+        assert supervisor.starting[0].process.poll() is None
 
 
 def _group_leader(code: str) -> subprocess.Popen[bytes]:

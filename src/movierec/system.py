@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from movierec.training.pipeline import PipelineReport
     from movierec.training.train import TrainingReport
 
-console = Console()
+console = Console(soft_wrap=True)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -60,10 +60,11 @@ class Service:
 
 
 class Running(NamedTuple):
-    """A started service and its process (the leader of the service's process group)."""
+    """A started service, its process (the leader of its process group) and when it started."""
 
     service: Service
     process: subprocess.Popen[bytes]
+    started: float
 
 
 def mlflow_ui(mlflow: MlflowSettings, timeout_s: float = 120.0, port: int | None = None) -> Service:
@@ -151,10 +152,6 @@ def ensure_production_model(
     return True
 
 
-def _log_path(log_dir: Path, service: Service) -> Path:
-    return log_dir / f"{service.name.lower().replace(' ', '_')}.log"
-
-
 def _last_lines(path: Path, count: int = 5) -> str:
     lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
     return "\n".join(lines[-count:])
@@ -208,56 +205,52 @@ def stop_all(processes: list[subprocess.Popen[bytes]], grace_s: float = 10.0) ->
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        # SIGKILL takes effect asynchronously: give the rest of each group a moment to go.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and any(_group_exists(p.pid) for p in processes):
+            time.sleep(0.02)
 
 
-def _wait_until_up(running: list[Running], log_dir: Path, grace_s: float) -> list[Running]:
-    """Poll every service until it answers and print a line for each; return those up.
-
-    A required service that exits or misses its timeout raises ServiceStartError; an optional
-    one is stopped and the line says how to start it later.
-    """
-    started = time.monotonic()
-    pending, up = list(running), []
-    while pending:
-        for entry in list(pending):
-            service, process = entry
-            seconds = time.monotonic() - started
-            if process.poll() is not None:
-                problem = f"exited with code {process.returncode} at start (is its port taken?)"
-            elif _answers(service):
-                console.print(f"{service.name:<10} {service.url:<26} up in {seconds:.0f} s")
-                pending.remove(entry)
-                up.append(entry)
-                continue
-            elif seconds > service.timeout_s:
-                problem = f"did not answer {service.health_path} in {service.timeout_s:.0f} s"
-            else:
-                continue
-            pending.remove(entry)
-            log = _log_path(log_dir, service)
-            if service.start_later is None:
-                raise ServiceStartError(f"{service.name} {problem}; see {log}:\n{_last_lines(log)}")
-            stop_all([process], grace_s)
-            console.print(
-                f"[yellow]{service.name} {problem}; everything else keeps running. Start it "
-                f"later with `{service.start_later}` (log: {log})."
-            )
-        time.sleep(0.3)
-    return up
-
-
-def start_all(to_start: list[Service], log_dir: Path, grace_s: float = 10.0) -> list[Running]:
-    """Start every service, each in its own process group with output to `log_dir/<name>.log`,
-    and return them once each answers (optional ones that did not are left out).
-
-    A required service that fails stops them all (ServiceStartError); so does an interruption
-    at any moment, which is then raised again.
-    """
-    log_dir.mkdir(parents=True, exist_ok=True)
-    running: list[Running] = []
+def _group_exists(pgid: int) -> bool:
+    """True while process group `pgid` has a member (an unreaped zombie counts)."""
     try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member this process may not signal
+        return True
+    return True
+
+
+class Supervisor:
+    """Starts services as child process groups, waits until they answer, watches them, and
+    stops every one when the `with` block ends, whatever ends it (Ctrl-C included).
+
+    Usage:
+        >>> with Supervisor(Path("data/logs")) as supervisor:  # doctest: +SKIP
+        ...     supervisor.start(services(get_settings()))
+        ...     supervisor.wait_until_up()
+        ...     supervisor.watch()
+    """
+
+    def __init__(self, log_dir: Path, grace_s: float = 10.0) -> None:
+        self.log_dir, self.grace_s = log_dir, grace_s
+        self.running: list[Running] = []  # every process started, until the block ends
+        self.starting: list[Running] = []  # those that have not answered yet
+        self.up: list[Running] = []
+
+    def __enter__(self) -> Supervisor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        stop_all([entry.process for entry in self.running], self.grace_s)
+
+    def start(self, to_start: list[Service]) -> None:
+        """Start every service, each in its own session (so its own process group), output to
+        `log_dir/<name>.log`."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in to_start:
-            with _stop_signals_held() as received, _log_path(log_dir, service).open("wb") as log:
+            with _stop_signals_held() as received, self._log(service).open("wb") as log:
                 process = subprocess.Popen(
                     service.command,
                     stdout=log,
@@ -265,30 +258,64 @@ def start_all(to_start: list[Service], log_dir: Path, grace_s: float = 10.0) -> 
                     env={**os.environ, **service.env},
                     start_new_session=True,
                 )
-                running.append(Running(service, process))
-            if received:
+                entry = Running(service, process, time.monotonic())
+                self.running.append(entry)
+                self.starting.append(entry)
+            if received:  # now that the process is recorded, act on the signal
                 signal.raise_signal(received[0])
-        return _wait_until_up(running, log_dir, grace_s)
-    except BaseException:
-        stop_all([entry.process for entry in running], grace_s)
-        raise
 
+    def wait_until_up(self, optional: bool = False) -> None:
+        """Block until every required service (with `optional`, every one) answers or, if
+        optional, failed; a line says each. A required one that fails: ServiceStartError."""
+        while any(optional or entry.service.start_later is None for entry in self.starting):
+            self._poll_starting()
+            time.sleep(0.3)
 
-def _watch(running: list[Running], log_dir: Path) -> None:
-    """Block until a required service stops (ServiceStartError); an optional one that stops is
-    said once."""
-    watched = list(running)
-    while True:
-        for entry in list(watched):
-            service, process = entry
-            if process.poll() is None:
+    def watch(self) -> None:
+        """Block until a required service stops (ServiceStartError), going on waiting for the
+        optional ones still starting; an optional one that stops is said once."""
+        while True:
+            self._poll_starting()
+            for entry in list(self.up):
+                service, process, _ = entry
+                if process.poll() is None:
+                    continue
+                message = f"{service.name} stopped with code {process.returncode}"
+                message += f"; see {self._log(service)}"
+                if service.start_later is None:
+                    raise ServiceStartError(message)
+                console.print(f"[yellow]{message}. Start it again with `{service.start_later}`.")
+                self.up.remove(entry)
+            time.sleep(0.5)
+
+    def _log(self, service: Service) -> Path:
+        return self.log_dir / f"{service.name.lower().replace(' ', '_')}.log"
+
+    def _poll_starting(self) -> None:
+        """Look once at each service still starting: up, still starting, or failed."""
+        for entry in list(self.starting):
+            service, process, started = entry
+            seconds = time.monotonic() - started
+            if process.poll() is not None:
+                problem = f"exited with code {process.returncode} at start (is its port taken?)"
+            elif _answers(service):
+                console.print(f"{service.name:<10} {service.url:<26} up in {seconds:.0f} s")
+                self.starting.remove(entry)
+                self.up.append(entry)
                 continue
-            message = f"{service.name} stopped with code {process.returncode}; see {log_dir}/"
+            elif seconds > service.timeout_s:
+                problem = f"did not answer {service.health_path} in {service.timeout_s:.0f} s"
+            else:
+                continue
+            self.starting.remove(entry)
+            log = self._log(service)
             if service.start_later is None:
-                raise ServiceStartError(message)
-            console.print(f"[yellow]{message}. Start it again with `{service.start_later}`.")
-            watched.remove(entry)
-        time.sleep(0.5)
+                raise ServiceStartError(f"{service.name} {problem}; see {log}:\n{_last_lines(log)}")
+            stop_all([process], self.grace_s)
+            console.print(
+                f"[yellow]{service.name} {problem}; everything else keeps running. Start it "
+                f"later with `{service.start_later}` (log: {log})."
+            )
 
 
 def _stop_on_signal(signum: int, frame: object) -> None:
@@ -299,6 +326,17 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _say_up(supervisor: Supervisor, seconds: float) -> None:
+    urls = {entry.service.name: entry.service.url for entry in supervisor.up}
+    still = ", ".join(entry.service.name for entry in supervisor.starting)
+    console.print(
+        f"[bold]movie-recommender is up[/bold] in {seconds:.0f} s: open {urls['Frontend']} "
+        f"(API docs at {urls['API']}/docs)"
+        + (f"; still starting: {still}" if still else "")
+        + f". Logs in {supervisor.log_dir}/. Ctrl-C stops everything."
+    )
+
+
 def run_system(
     settings: Settings,
     pipeline: Callable[[Settings], PipelineReport],
@@ -307,29 +345,24 @@ def run_system(
 ) -> None:
     """Train if needed, start every service, and block until Ctrl-C, SIGTERM or a required
     service dies; whatever was started is stopped, whenever that happens."""
-    grace_s = settings.system.stop_grace_s
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     # Explicit handlers: a process started in the background inherits SIGINT as ignored.
     for signum in STOP_SIGNALS:
         signal.signal(signum, _stop_on_signal)
-    running: list[Running] = []
     try:
         ensure_production_model(settings, pipeline, retrain)
-        started = time.monotonic()
-        running = start_all(services(settings), log_dir, grace_s)
-        urls = {entry.service.name: entry.service.url for entry in running}
-        console.print(
-            f"[bold]movie-recommender is up[/bold] in {time.monotonic() - started:.0f} s: open "
-            f"{urls['Frontend']} (API docs at {urls['API']}/docs). Logs in {log_dir}/. "
-            "Ctrl-C stops everything."
-        )
-        _watch(running, log_dir)
+        with Supervisor(log_dir, settings.system.stop_grace_s) as supervisor:
+            try:
+                started = time.monotonic()
+                supervisor.start(services(settings))
+                supervisor.wait_until_up()
+                _say_up(supervisor, time.monotonic() - started)
+                supervisor.watch()
+            except KeyboardInterrupt:
+                console.print("Stopping every service...")
     except KeyboardInterrupt:
-        console.print("Stopping every service...")
+        console.print("Interrupted before any service started.")
     finally:
-        for signum in STOP_SIGNALS:  # stopping now: no second interruption
-            signal.signal(signum, signal.SIG_IGN)
-        stop_all([entry.process for entry in running], grace_s)
         console.print("All services stopped.")
         for signum, handler in previous.items():
             signal.signal(signum, handler)
