@@ -17,15 +17,27 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from movierec.system import Service, ServiceStartError, Supervisor, services, stop_all
+from movierec.config import Settings
+from movierec.system import (
+    Service,
+    ServiceStartError,
+    Supervisor,
+    run_system,
+    services,
+    stop_all,
+)
 from tests.bundles import build_synthetic_bundle
 from tests.conftest import settings_in
 from tests.processes import alive_in_group, carrying, children, requires_proc
 from tests.servers import REPO_ROOT, free_port
+
+if TYPE_CHECKING:
+    from movierec.training.pipeline import PipelineReport
 
 SERVICE_PORTS = {
     "MOVIEREC_SERVING__PORT": "API",
@@ -209,6 +221,24 @@ def test_stop_all_kills_the_whole_group_after_the_grace_period() -> None:
     assert leaves_a_child.returncode == -signal.SIGTERM
     assert stubborn.returncode == -signal.SIGKILL
     assert all(alive_in_group(g) == [] for g in groups)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interruption_while_training_starts_no_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signum: signal.Signals
+) -> None:
+    def interrupted_pipeline(settings: Settings) -> PipelineReport:
+        os.kill(os.getpid(), signum)
+        time.sleep(10)
+        raise AssertionError("the signal did not interrupt training")
+
+    handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT), signum: signal.getsignal(signum)}
+    run_system(settings_in(tmp_path, tmp_path), interrupted_pipeline, tmp_path / "logs")
+    out = capsys.readouterr().out
+    assert "running the offline pipeline" in out
+    assert "Interrupted before any service started." in out
+    assert not (tmp_path / "logs").exists()
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
 
 
 # --- the real `movierec up` -------------------------------------------------------------

@@ -244,6 +244,8 @@ class Supervisor:
 
     def __exit__(self, *exc_info: object) -> None:
         stop_all([entry.process for entry in self.running], self.grace_s)
+        if self.running:
+            console.print("All services stopped.")
 
     def start(self, to_start: list[Service]) -> None:
         """Start every service, each in its own session (so its own process group), output to
@@ -363,6 +365,5 @@ def run_system(
     except KeyboardInterrupt:
         console.print("Interrupted before any service started.")
     finally:
-        console.print("All services stopped.")
         for signum, handler in previous.items():
             signal.signal(signum, handler)
