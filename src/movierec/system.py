@@ -226,11 +226,12 @@ class Supervisor:
     """Starts services as child process groups, waits until they answer, watches them, and
     stops every one when the `with` block ends, whatever ends it (Ctrl-C included).
 
-    Usage:
-        >>> with Supervisor(Path("data/logs")) as supervisor:  # doctest: +SKIP
-        ...     supervisor.start(services(get_settings()))
-        ...     supervisor.wait_until_up()
-        ...     supervisor.watch()
+    Usage, as in `run_system`::
+
+        with Supervisor(Path("data/logs"), settings.system.stop_grace_s) as supervisor:
+            supervisor.start(services(settings))
+            supervisor.wait_until_up()  # the required services answer
+            supervisor.watch()  # until one of them stops
     """
 
     def __init__(self, log_dir: Path, grace_s: float = 10.0) -> None:
