@@ -20,25 +20,45 @@ setup: ## Install uv (if missing) and the locked environment
 up: setup ## The whole system: data, training if no production model, API, frontend, dashboard, MLflow UI
 	$(MOVIEREC) up
 
+# The stages' output files, at the default paths of configs/data.yaml and training.yaml. A
+# stage target first runs the earlier stages whose outputs are missing or older than their
+# inputs, and does nothing when its own output is current (`movierec <stage>` always runs).
+DATASET := $(or $(MOVIEREC_DATA__DATASET),ml-100k)
+RAW_DATA := data/raw/$(DATASET)
+PROCESSED := data/processed/interactions.csv
+FEATURES := data/features/item_features.csv
+MODEL := models/production/model_metadata.json
+# Every stage writes its output atomically: an interrupted make must not delete a finished one.
+.PRECIOUS: $(RAW_DATA) $(PROCESSED) $(FEATURES) $(MODEL)
+
 download-data: setup ## Download (or copy from MOVIELENS_BASE_URL) and verify the dataset
 	$(MOVIEREC) download
 
-process-data: setup ## Clean, filter, convert to implicit and split
+process-data: setup $(PROCESSED) ## Clean, filter, convert to implicit and split (downloads first)
+
+build-features: setup $(FEATURES) ## Item features (genres, year, popularity)
+
+train: setup $(MODEL) ## Train, evaluate, register, export: when the model is missing or older than its data or config
+
+export: setup $(MODEL) ## Export the production model version to models/production/ again (trains first if none)
+	$(MOVIEREC) export
+
+$(RAW_DATA): | setup
+	$(MOVIEREC) download
+
+$(PROCESSED): $(RAW_DATA) configs/data.yaml | setup
 	$(MOVIEREC) process
 
-build-features: setup ## Item features (genres, year, popularity)
+$(FEATURES): $(PROCESSED) | setup
 	$(MOVIEREC) features
 
-train: setup ## Train, evaluate and register every candidate; writes models/production/metrics.json
+$(MODEL): $(PROCESSED) $(FEATURES) configs/training.yaml | setup
 	$(MOVIEREC) train
-
-export: setup ## Export the production model version to models/production/
-	$(MOVIEREC) export
 
 pipeline: setup ## All offline stages, from download to exported artifacts
 	$(MOVIEREC) pipeline
 
-serve: setup ## API on port 8000
+serve: setup $(MODEL) ## API on port 8000 (trains first when there is no current model)
 	$(MOVIEREC) serve
 
 frontend: setup ## Streamlit frontend on port 8502
@@ -47,8 +67,8 @@ frontend: setup ## Streamlit frontend on port 8502
 dashboard: setup ## Monitoring dashboard on port 8501
 	$(MOVIEREC) dashboard
 
-mlflow-ui: setup ## MLflow UI on port 5000 over the local SQLite store
-	$(RUN) mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts --host 127.0.0.1 --port 5000
+mlflow-ui: setup ## MLflow UI on port 5000 over the local SQLite store (one worker, no job runner)
+	$(MOVIEREC) mlflow-ui
 
 simulate: setup ## Replay held-out users against the running API
 	$(MOVIEREC) simulate

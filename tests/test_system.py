@@ -1,21 +1,64 @@
-"""`movierec up`'s process handling: environment, health waits, clear start failures."""
+"""`movierec up`'s process handling: process groups, health waits, optional services, stops.
+
+The first tests run small stand-in services (Python's http.server); the last ones run the
+real `movierec up` with the real four services over a synthetic bundle, interrupt it during
+start-up or make a service fail, and check that no process of any group survives and that
+every port is free.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from movierec.system import Service, ServiceStartError, services, start_all, stop_all
+from movierec.config import Settings
+from movierec.system import (
+    Service,
+    ServiceStartError,
+    Supervisor,
+    run_system,
+    services,
+    stop_all,
+)
+from tests.bundles import build_synthetic_bundle
 from tests.conftest import settings_in
-from tests.servers import free_port
+from tests.processes import alive_in_group, carrying, children, requires_proc
+from tests.servers import REPO_ROOT, free_port
+
+if TYPE_CHECKING:
+    from movierec.training.pipeline import PipelineReport
+
+SERVICE_PORTS = {
+    "MOVIEREC_SERVING__PORT": "API",
+    "MOVIEREC_FRONTEND__PORT": "Frontend",
+    "MOVIEREC_MONITORING__DASHBOARD_PORT": "Dashboard",
+    "MOVIEREC_TRAINING__MLFLOW__UI_PORT": "MLflow UI",
+}
+RUN_MARKER = "UP_TEST_RUN"
 
 
-def test_the_frontend_is_pointed_at_the_configured_api(tmp_path: Path) -> None:
-    settings = settings_in(tmp_path, tmp_path, serving={"port": 9123})
+def test_services_take_their_ports_timeouts_and_a_light_mlflow_ui_from_settings(
+    tmp_path: Path,
+) -> None:
+    settings = settings_in(
+        tmp_path,
+        tmp_path,
+        serving={"port": 9123},
+        system={"start_timeout_s": 33, "mlflow_ui_timeout_s": 44},
+    )
     by_name = {service.name: service for service in services(settings)}
+    assert set(by_name) == {"API", "Frontend", "Dashboard", "MLflow UI"}
     assert by_name["API"].url.endswith(":9123")
     api_url = by_name["API"].url
     assert by_name["Frontend"].env == {
@@ -23,9 +66,16 @@ def test_the_frontend_is_pointed_at_the_configured_api(tmp_path: Path) -> None:
         "MOVIEREC_FRONTEND__PUBLIC_API_URL": api_url,
     }
     assert set(by_name) == {"API", "Frontend", "Dashboard", "MLflow UI"}
+    required = [by_name[name] for name in ("API", "Frontend", "Dashboard")]
+    assert all(s.start_later is None and s.timeout_s == 33 for s in required)
+
+    mlflow = by_name["MLflow UI"]
+    assert mlflow.start_later == "make mlflow-ui" and mlflow.timeout_s == 44
+    assert mlflow.command[mlflow.command.index("--workers") + 1] == "1"
+    assert mlflow.env == {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
-def _http_server(port: int, print_variable: str) -> list[str]:
+def _http_server(port: int, print_variable: str = "HOME") -> list[str]:
     """A child that prints one environment variable, then serves HTTP on `port`."""
     code = (
         "import os, runpy, sys; "
@@ -36,7 +86,21 @@ def _http_server(port: int, print_variable: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def test_services_start_with_their_environment_and_stop(tmp_path: Path) -> None:
+def _echo() -> Service:
+    port = free_port()
+    return Service("Echo", _http_server(port), f"http://127.0.0.1:{port}", "/")
+
+
+def _sleeper(name: str, timeout_s: float, start_later: str | None = None) -> Service:
+    """A service that never answers."""
+    command = [sys.executable, "-c", "import time; time.sleep(600)"]
+    url = f"http://127.0.0.1:{free_port()}"
+    return Service(name, command, url, "/", timeout_s, start_later=start_later)
+
+
+def test_each_service_runs_in_its_own_process_group_with_its_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = free_port()
     service = Service(
         "Echo",
@@ -45,30 +109,246 @@ def test_services_start_with_their_environment_and_stop(tmp_path: Path) -> None:
         "/",
         env={"MOVIEREC_API_URL": "http://api.test:1234"},
     )
-    processes = start_all([service], tmp_path, timeout_s=30)
-    try:
+    with Supervisor(tmp_path) as supervisor:
+        supervisor.start([service])
+        supervisor.wait_until_up()
+        process = supervisor.running[0].process
         assert httpx.get(service.url, timeout=5).status_code == 200
-    finally:
-        stop_all(processes)
-    assert all(process.poll() is not None for process in processes)
+        assert os.getpgid(process.pid) == process.pid != os.getpgid(0)
+    assert process.poll() is not None
     assert "http://api.test:1234" in (tmp_path / "echo.log").read_text()
+    line = capsys.readouterr().out
+    assert "Echo" in line and service.url in line and "up in" in line
 
 
-def test_a_service_that_dies_at_start_is_a_clear_error_and_stops_the_others(
+def test_a_required_service_that_dies_at_start_is_a_clear_error_and_stops_the_others(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    healthy = Service("Echo", _http_server(port, "HOME"), f"http://127.0.0.1:{port}", "/")
+    healthy = _echo()
     dying = Service(
         "Broken",
         [sys.executable, "-c", "import sys; print('address already in use'); sys.exit(3)"],
         f"http://127.0.0.1:{free_port()}",
         "/",
     )
-    with pytest.raises(ServiceStartError) as error:
-        start_all([healthy, dying], tmp_path, timeout_s=30)
+    with pytest.raises(ServiceStartError) as error, Supervisor(tmp_path) as supervisor:
+        supervisor.start([healthy, dying])
+        supervisor.wait_until_up()
     message = str(error.value)
     assert "Broken exited with code 3" in message
     assert "address already in use" in message and str(tmp_path / "broken.log") in message
     with pytest.raises(httpx.HTTPError):
         httpx.get(healthy.url, timeout=2)
+
+
+def test_a_required_service_that_does_not_answer_in_time_stops_everything(
+    tmp_path: Path,
+) -> None:
+    healthy, silent = _echo(), _sleeper("Silent", timeout_s=1.0)
+    with (
+        pytest.raises(ServiceStartError, match=r"Silent did not answer / in 1 s"),
+        Supervisor(tmp_path) as supervisor,
+    ):
+        supervisor.start([healthy, silent])
+        supervisor.wait_until_up()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(healthy.url, timeout=2)
+
+
+@requires_proc
+def test_an_optional_service_that_does_not_come_up_is_stopped_and_the_rest_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    healthy = _echo()
+    silent = _sleeper("Slow UI", timeout_s=1.0, start_later="make slow-ui")
+    exiting = Service(
+        "Gone UI",
+        [sys.executable, "-c", "raise SystemExit(2)"],
+        f"http://127.0.0.1:{free_port()}",
+        "/",
+        start_later="make gone-ui",
+    )
+    with Supervisor(tmp_path) as supervisor:
+        supervisor.start([healthy, silent, exiting])
+        supervisor.wait_until_up(optional=True)
+        assert [entry.service.name for entry in supervisor.up] == ["Echo"]
+        assert httpx.get(healthy.url, timeout=5).status_code == 200
+        assert alive_in_group(supervisor.running[1].process.pid) == []
+        out = capsys.readouterr().out
+        assert "Slow UI did not answer / in 1 s; everything else keeps running" in out
+        assert "`make slow-ui`" in out and str(tmp_path / "slow_ui.log") in out
+        assert "Gone UI exited with code 2 at start" in out and "`make gone-ui`" in out
+
+
+def test_the_system_is_up_once_the_required_services_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    healthy, slow = _echo(), _sleeper("Slow UI", timeout_s=60.0, start_later="make slow-ui")
+    with Supervisor(tmp_path) as supervisor:
+        supervisor.start([healthy, slow])
+        supervisor.wait_until_up()
+        assert [entry.service.name for entry in supervisor.starting] == ["Slow UI"]
+        assert supervisor.starting[0].process.poll() is None
+
+
+def _group_leader(code: str) -> subprocess.Popen[bytes]:
+    """A process in a new session that runs `code`, then prints "ready" and sleeps."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"{code}\nprint('ready', flush=True)\nimport time; time.sleep(600)"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    return process
+
+
+@requires_proc
+def test_stop_all_kills_the_whole_group_after_the_grace_period() -> None:
+    spawn_stubborn_child = (
+        "import signal, subprocess, sys\n"
+        "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])"
+    )
+    # A leader that ignores SIGTERM, and a leader that obeys but leaves a child behind.
+    stubborn = _group_leader(
+        f"{spawn_stubborn_child}\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)"
+    )
+    leaves_a_child = _group_leader(spawn_stubborn_child)
+    groups = [stubborn.pid, leaves_a_child.pid]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(len(alive_in_group(g)) < 2 for g in groups):
+        time.sleep(0.1)
+    assert all(len(alive_in_group(g)) == 2 for g in groups)
+
+    started = time.monotonic()
+    stop_all([stubborn, leaves_a_child], grace_s=1.0)
+    assert 1.0 <= time.monotonic() - started < 10
+    assert leaves_a_child.returncode == -signal.SIGTERM
+    assert stubborn.returncode == -signal.SIGKILL
+    assert all(alive_in_group(g) == [] for g in groups)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interruption_while_training_starts_no_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signum: signal.Signals
+) -> None:
+    def interrupted_pipeline(settings: Settings) -> PipelineReport:
+        os.kill(os.getpid(), signum)
+        time.sleep(10)
+        raise AssertionError("the signal did not interrupt training")
+
+    handlers = {signal.SIGINT: signal.getsignal(signal.SIGINT), signum: signal.getsignal(signum)}
+    run_system(settings_in(tmp_path, tmp_path), interrupted_pipeline, tmp_path / "logs")
+    out = capsys.readouterr().out
+    assert "running the offline pipeline" in out
+    assert "Interrupted before any service started." in out
+    assert not (tmp_path / "logs").exists()
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
+
+
+# --- the real `movierec up` -------------------------------------------------------------
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of a `movierec up` run in `tmp_path`, over a synthetic bundle. Every
+    process of the run inherits RUN_MARKER; any left at the end (a failed test) is killed."""
+    bundle = build_synthetic_bundle(tmp_path / "models" / "production")
+    yield {
+        **os.environ,
+        RUN_MARKER: str(tmp_path),
+        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
+        "MOVIEREC_TRAINING__EXPORT_DIR": str(bundle),
+        "MOVIEREC_SERVING__MODEL_DIR": str(bundle),
+        "MOVIEREC_SERVING__LOG_DB": str(tmp_path / "requests.db"),
+        "MOVIEREC_MONITORING__LOG_DB": str(tmp_path / "requests.db"),
+        "MOVIEREC_TRAINING__MLFLOW__TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MOVIEREC_TRAINING__MLFLOW__ARTIFACT_LOCATION": str(tmp_path / "mlartifacts"),
+        **{variable: str(free_port()) for variable in SERVICE_PORTS},
+    }
+    for pid in carrying(RUN_MARKER, str(tmp_path)):
+        os.kill(pid, signal.SIGKILL)
+
+
+@contextmanager
+def movierec_up(tmp_path: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`movierec up` in `tmp_path`, output to `tmp_path/up.log`; killed if still running."""
+    with (tmp_path / "up.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "movierec.cli", "up"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _groups_seen(process: subprocess.Popen[bytes], count: int, timeout_s: float) -> set[int]:
+    """The process groups of `process`'s children, once `count` of them were seen (or it ended).
+
+    Each service leads its own group, so a child's pid is its group id.
+    """
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < count and process.poll() is None and time.monotonic() < deadline:
+        seen.update(children(process.pid))
+        time.sleep(0.05)
+    return seen
+
+
+def _assert_nothing_left(tmp_path: Path, groups: set[int], ports: list[int]) -> None:
+    assert groups, "no service was started"
+    survivors = {group: alive for group in groups if (alive := alive_in_group(group))}
+    assert survivors == {}
+    assert carrying(RUN_MARKER, str(tmp_path)) == []
+    assert [port for port in ports if _port_open(port)] == []
+
+
+@requires_proc
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("started", [1, 4], ids=["first-service-started", "all-started"])
+def test_ctrl_c_during_start_up_leaves_no_process_and_no_port(
+    tmp_path: Path, up_env: dict[str, str], started: int
+) -> None:
+    with movierec_up(tmp_path, up_env) as process:
+        groups = _groups_seen(process, started, timeout_s=120)
+        assert len(groups) >= started, (tmp_path / "up.log").read_text()
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)  # `uv run` and a terminal each deliver one
+        assert process.wait(timeout=60) == 0
+    output = (tmp_path / "up.log").read_text()
+    assert "is up" not in output, "the system was up before the interruption"
+    assert "All services stopped." in output and "Traceback" not in output
+    _assert_nothing_left(tmp_path, groups, [int(up_env[variable]) for variable in SERVICE_PORTS])
+
+
+@requires_proc
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_a_service_that_cannot_start_stops_every_other_one(
+    tmp_path: Path, up_env: dict[str, str]
+) -> None:
+    ports = {name: int(up_env[variable]) for variable, name in SERVICE_PORTS.items()}
+    with socket.socket() as taken, movierec_up(tmp_path, up_env) as process:
+        taken.bind(("127.0.0.1", ports["Dashboard"]))
+        taken.listen()
+        groups = _groups_seen(process, 4, timeout_s=120)
+        assert process.wait(timeout=240) == 1
+    output = (tmp_path / "up.log").read_text()
+    assert "error: Dashboard exited with code 1 at start (is its port taken?)" in output
+    assert "is not available" in output and "Traceback" not in output
+    others = [port for name, port in ports.items() if name != "Dashboard"]
+    _assert_nothing_left(tmp_path, groups, others)

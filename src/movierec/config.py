@@ -1,7 +1,8 @@
 """Typed settings: `configs/*.yaml` overridden by environment variables.
 
 Each YAML file in the config directory (`MOVIEREC_CONFIG_DIR`, default `configs/`) holds one
-or more top-level sections (`data`, `training`, `serving`, `frontend`, `monitoring`). Any
+or more top-level sections (`data`, `training`, `serving`, `frontend`, `monitoring`,
+`system`). Any
 field can be overridden by an environment variable named `MOVIEREC_<SECTION>__<FIELD>`
 (nested fields add `__<SUBFIELD>`), for example `MOVIEREC_SERVING__PORT=9000` or
 `MOVIEREC_DATA__SPLIT__STRATEGY=leave_last_n`. Three short names are honoured as well:
@@ -214,6 +215,14 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}{context}"
 
 
+class SystemSettings(Section):
+    """`movierec up`: how long services may take to start and to stop."""
+
+    start_timeout_s: float = Field(180.0, gt=0)
+    mlflow_ui_timeout_s: float = Field(180.0, gt=0)
+    stop_grace_s: float = Field(10.0, gt=0)
+
+
 class _YamlDirectorySource(PydanticBaseSettingsSource):
     """Reads every `*.yaml` file of the config directory and merges their sections."""
 
@@ -320,6 +329,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     frontend: FrontendSettings = Field(default_factory=FrontendSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    system: SystemSettings = Field(default_factory=SystemSettings)
 
     @classmethod
     def settings_customise_sources(

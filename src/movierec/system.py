@@ -1,85 +1,119 @@
 """The whole system in one command: train when needed, then run every service together.
 
 `movierec up` (and `make up`) runs the offline pipeline only when no production model is
-exported yet, then starts the API, the frontend, the monitoring dashboard and the MLflow UI
-as child processes, waits until each answers its health check, prints their addresses and
-stops them all cleanly on Ctrl-C (or when one of them dies).
+exported yet (or with `--retrain`) and prints which model won. It then starts the API, the
+frontend, the monitoring dashboard and the MLflow UI, each as a child process in its own
+process group, prints one line per service as it answers its health check, and stops every
+group on Ctrl-C (at any moment, start-up included), on SIGTERM, or when a required service
+dies. The MLflow UI is optional: when it is not up in `system.mlflow_ui_timeout_s`, the rest
+keeps running and the line says how to start it later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 
 from movierec.artifacts import MODEL_METADATA
-from movierec.config import Settings
+from movierec.config import MlflowSettings, Settings
 
-console = Console()
+if TYPE_CHECKING:
+    from movierec.training.pipeline import PipelineReport
+    from movierec.training.train import TrainingReport
+
+console = Console(soft_wrap=True)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ServiceStartError(RuntimeError):
-    """A service did not start, or stopped while the system ran; the message names it."""
+    """A required service did not start, or stopped while the system ran; the message names it."""
 
 
 @dataclass(frozen=True)
 class Service:
-    """One child process: how to start it and how to tell that it is up."""
+    """One child process: how to start it, how to tell that it is up, and whether it is needed.
+
+    `start_later` is set for an optional service: the command that starts it by hand when it
+    does not come up. A service without it is required: its failure stops the system.
+    """
 
     name: str
     command: list[str]
     url: str
     health_path: str
+    timeout_s: float = 120.0
     env: dict[str, str] = field(default_factory=dict)
+    start_later: str | None = None
+
+
+class Running(NamedTuple):
+    """A started service, its process (the leader of its process group) and when it started."""
+
+    service: Service
+    process: subprocess.Popen[bytes]
+    started: float
+
+
+def mlflow_ui(mlflow: MlflowSettings, timeout_s: float = 120.0, port: int | None = None) -> Service:
+    """`mlflow server` as a light, local UI over the tracking store: one web worker, no job runner.
+
+    MLflow 3 starts 4 uvicorn workers and a background job runner with workers of its own by
+    default; each process spends many seconds of CPU importing MLflow, and on a busy machine
+    the workers miss uvicorn's 5 s health check and restart in a loop. Browsing runs and the
+    registry needs neither: a single worker runs without that supervisor.
+    """
+    port = port or mlflow.ui_port
+    command = [sys.executable, "-m", "mlflow", "server", "--workers", "1"]
+    command += ["--backend-store-uri", mlflow.tracking_uri]
+    command += ["--default-artifact-root", str(mlflow.artifact_location)]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    return Service(
+        "MLflow UI",
+        command,
+        f"http://127.0.0.1:{port}",
+        "/health",
+        timeout_s=timeout_s,
+        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        start_later="make mlflow-ui",
+    )
 
 
 def services(settings: Settings) -> list[Service]:
-    """The four services with the ports of `settings`."""
-    python = sys.executable
-    serving, mlflow = settings.serving, settings.training.mlflow
+    """The four services with the ports and start timeouts of `settings`."""
+    serving, timeout_s = settings.serving, settings.system.start_timeout_s
     api_url = f"http://{serving.host}:{serving.port}"
-    frontend_url = f"http://127.0.0.1:{settings.frontend.port}"
-    dashboard_url = f"http://127.0.0.1:{settings.monitoring.dashboard_port}"
-    mlflow_url = f"http://127.0.0.1:{mlflow.ui_port}"
-    cli = [python, "-m", "movierec.cli"]
+    cli = [sys.executable, "-m", "movierec.cli"]
     return [
-        Service("API", [*cli, "serve"], api_url, "/health"),
+        Service("API", [*cli, "serve"], api_url, "/health", timeout_s),
         Service(
             "Frontend",
             [*cli, "frontend"],
-            frontend_url,
+            f"http://127.0.0.1:{settings.frontend.port}",
             "/_stcore/health",
+            timeout_s,
             env={"MOVIEREC_API_URL": api_url, "MOVIEREC_FRONTEND__PUBLIC_API_URL": api_url},
         ),
-        Service("Dashboard", [*cli, "dashboard"], dashboard_url, "/_stcore/health"),
         Service(
-            "MLflow UI",
-            [
-                python,
-                "-m",
-                "mlflow",
-                "server",
-                "--backend-store-uri",
-                mlflow.tracking_uri,
-                "--default-artifact-root",
-                str(mlflow.artifact_location),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(mlflow.ui_port),
-            ],
-            mlflow_url,
-            "/health",
+            "Dashboard",
+            [*cli, "dashboard"],
+            f"http://127.0.0.1:{settings.monitoring.dashboard_port}",
+            "/_stcore/health",
+            timeout_s,
         ),
+        mlflow_ui(settings.training.mlflow, settings.system.mlflow_ui_timeout_s),
     ]
 
 
@@ -88,18 +122,34 @@ def has_production_model(settings: Settings) -> bool:
     return (settings.training.export_dir / MODEL_METADATA).is_file()
 
 
-def ensure_production_model(settings: Settings, pipeline: Callable[[Settings], object]) -> bool:
-    """Run `pipeline` unless a production model exists; True when it ran."""
-    if has_production_model(settings):
+def training_summary(report: TrainingReport) -> str:
+    """One line: the winner's held-out score beside popularity's, and the gate's decision."""
+    metric = report.selection_metric
+    winner, popularity = (
+        report.candidates[kind].test.mean(metric) for kind in (report.winner, "popularity")
+    )
+    decision = (
+        "promoted to production" if report.gate.promote else f"not promoted ({report.gate.reason})"
+    )
+    return (
+        f"Trained: {report.winner} won with test {metric} {winner:.4f} "
+        f"(popularity {popularity:.4f}); version {report.model_version} {decision}."
+    )
+
+
+def ensure_production_model(
+    settings: Settings, pipeline: Callable[[Settings], PipelineReport], retrain: bool = False
+) -> bool:
+    """Run `pipeline` when no production model exists (or `retrain`); True when it ran."""
+    if has_production_model(settings) and not retrain:
         console.print(f"Production model found in {settings.training.export_dir}: not retraining.")
         return False
-    console.print("No production model yet: running the offline pipeline (about a minute).")
-    pipeline(settings)
+    reason = "Retraining" if retrain else "No production model yet"
+    console.print(f"{reason}: running the offline pipeline (about a minute on two free cores).")
+    report = pipeline(settings)
+    if report.training is not None:
+        console.print(training_summary(report.training))
     return True
-
-
-def _log_path(log_dir: Path, service: Service) -> Path:
-    return log_dir / f"{service.name.lower().replace(' ', '_')}.log"
 
 
 def _last_lines(path: Path, count: int = 5) -> str:
@@ -107,107 +157,214 @@ def _last_lines(path: Path, count: int = 5) -> str:
     return "\n".join(lines[-count:])
 
 
-def _wait_healthy(
-    service: Service, process: subprocess.Popen[bytes], timeout_s: float, log_path: Path
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceStartError(
-                f"{service.name} exited with code {process.returncode} at start (is its port "
-                f"taken? see {log_path}):\n{_last_lines(log_path)}"
-            )
-        try:
-            # The API answers 503 until a model is loaded: any answer means the process is up.
-            httpx.get(service.url + service.health_path, timeout=1.0)
-            return
-        except httpx.HTTPError:
+def _answers(service: Service) -> bool:
+    """True once the service answers its health path (the API says 503 until a model loads:
+    any answer means the process is up)."""
+    try:
+        httpx.get(service.url + service.health_path, timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[list[int]]:
+    """Record SIGINT and SIGTERM during the block instead of acting on them.
+
+    Used where an interruption would lose a child: between starting a process and recording
+    it, and while stopping them all. Only the main thread can set signal handlers.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda signum, _frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:
+    """Stop each process and its group: SIGTERM to the leader, which shuts its own children
+    down (the API flushes its request log), then SIGKILL to the whole group after `grace_s`
+    for whatever is left. A Ctrl-C meanwhile does not cut this short."""
+    with _stop_signals_held():
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            # Each child leads its own session, so its pid is its process group id.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        # SIGKILL takes effect asynchronously: give the rest of each group a moment to go.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and any(_group_exists(p.pid) for p in processes):
+            time.sleep(0.02)
+
+
+def _group_exists(pgid: int) -> bool:
+    """True while process group `pgid` has a member (an unreaped zombie counts)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member this process may not signal
+        return True
+    return True
+
+
+class Supervisor:
+    """Starts services as child process groups, waits until they answer, watches them, and
+    stops every one when the `with` block ends, whatever ends it (Ctrl-C included).
+
+    Usage, as in `run_system`::
+
+        with Supervisor(Path("data/logs"), settings.system.stop_grace_s) as supervisor:
+            supervisor.start(services(settings))
+            supervisor.wait_until_up()  # the required services answer
+            supervisor.watch()  # until one of them stops
+    """
+
+    def __init__(self, log_dir: Path, grace_s: float = 10.0) -> None:
+        self.log_dir, self.grace_s = log_dir, grace_s
+        self.running: list[Running] = []  # every process started, until the block ends
+        self.starting: list[Running] = []  # those that have not answered yet
+        self.up: list[Running] = []
+
+    def __enter__(self) -> Supervisor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        stop_all([entry.process for entry in self.running], self.grace_s)
+        if self.running:
+            console.print("All services stopped.")
+
+    def start(self, to_start: list[Service]) -> None:
+        """Start every service, each in its own session (so its own process group), output to
+        `log_dir/<name>.log`."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for service in to_start:
+            with _stop_signals_held() as received, self._log(service).open("wb") as log:
+                process = subprocess.Popen(
+                    service.command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **service.env},
+                    start_new_session=True,
+                )
+                entry = Running(service, process, time.monotonic())
+                self.running.append(entry)
+                self.starting.append(entry)
+            if received:  # now that the process is recorded, act on the signal
+                signal.raise_signal(received[0])
+
+    def wait_until_up(self, optional: bool = False) -> None:
+        """Block until every required service (with `optional`, every one) answers or, if
+        optional, failed; a line says each. A required one that fails: ServiceStartError."""
+        while any(optional or entry.service.start_later is None for entry in self.starting):
+            self._poll_starting()
             time.sleep(0.3)
-    raise ServiceStartError(
-        f"{service.name} did not answer {service.health_path} in {timeout_s:.0f} s; "
-        f"see {log_path}"
+
+    def watch(self) -> None:
+        """Block until a required service stops (ServiceStartError), going on waiting for the
+        optional ones still starting; an optional one that stops is said once."""
+        while True:
+            self._poll_starting()
+            for entry in list(self.up):
+                service, process, _ = entry
+                if process.poll() is None:
+                    continue
+                message = f"{service.name} stopped with code {process.returncode}"
+                message += f"; see {self._log(service)}"
+                if service.start_later is None:
+                    raise ServiceStartError(message)
+                console.print(f"[yellow]{message}. Start it again with `{service.start_later}`.")
+                self.up.remove(entry)
+            time.sleep(0.5)
+
+    def _log(self, service: Service) -> Path:
+        return self.log_dir / f"{service.name.lower().replace(' ', '_')}.log"
+
+    def _poll_starting(self) -> None:
+        """Look once at each service still starting: up, still starting, or failed."""
+        for entry in list(self.starting):
+            service, process, started = entry
+            seconds = time.monotonic() - started
+            if process.poll() is not None:
+                problem = f"exited with code {process.returncode} at start (is its port taken?)"
+            elif _answers(service):
+                console.print(f"{service.name:<10} {service.url:<26} up in {seconds:.0f} s")
+                self.starting.remove(entry)
+                self.up.append(entry)
+                continue
+            elif seconds > service.timeout_s:
+                problem = f"did not answer {service.health_path} in {service.timeout_s:.0f} s"
+            else:
+                continue
+            self.starting.remove(entry)
+            log = self._log(service)
+            if service.start_later is None:
+                raise ServiceStartError(f"{service.name} {problem}; see {log}:\n{_last_lines(log)}")
+            stop_all([process], self.grace_s)
+            console.print(
+                f"[yellow]{service.name} {problem}; everything else keeps running. Start it "
+                f"later with `{service.start_later}` (log: {log})."
+            )
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    """The first Ctrl-C or SIGTERM stops the system; later ones are ignored (a terminal and
+    `uv run` each deliver Ctrl-C, so two arrive at once)."""
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _say_up(supervisor: Supervisor, seconds: float) -> None:
+    urls = {entry.service.name: entry.service.url for entry in supervisor.up}
+    still = ", ".join(entry.service.name for entry in supervisor.starting)
+    console.print(
+        f"[bold]movie-recommender is up[/bold] in {seconds:.0f} s: open {urls['Frontend']} "
+        f"(API docs at {urls['API']}/docs)"
+        + (f"; still starting: {still}" if still else "")
+        + f". Logs in {supervisor.log_dir}/. Ctrl-C stops everything."
     )
 
 
-def stop_all(processes: list[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
-    """SIGTERM every child (so the API flushes its log), then SIGKILL what is left."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def start_all(
-    to_start: list[Service], log_dir: Path, timeout_s: float = 120.0
-) -> list[subprocess.Popen[bytes]]:
-    """Start every service, output to `log_dir/<name>.log`; stop them all if one fails."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for service in to_start:
-            with _log_path(log_dir, service).open("wb") as log:
-                processes.append(
-                    subprocess.Popen(
-                        service.command,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env={**os.environ, **service.env},
-                        start_new_session=True,
-                    )
-                )
-        for service, process in zip(to_start, processes, strict=True):
-            _wait_healthy(service, process, timeout_s, _log_path(log_dir, service))
-    except BaseException:
-        stop_all(processes)
-        raise
-    return processes
-
-
-def _print_addresses(to_start: list[Service], log_dir: Path) -> None:
-    table = Table(title="movie-recommender is up", show_header=True)
-    table.add_column("service")
-    table.add_column("address")
-    for service in to_start:
-        table.add_row(service.name, service.url)
-    table.add_row("API docs", to_start[0].url + "/docs")
-    console.print(table)
-    console.print(f"Logs in {log_dir}/. Press Ctrl-C to stop everything.")
-
-
 def run_system(
-    settings: Settings, pipeline: Callable[[Settings], object], log_dir: Path = Path("data/logs")
+    settings: Settings,
+    pipeline: Callable[[Settings], PipelineReport],
+    log_dir: Path = Path("data/logs"),
+    retrain: bool = False,
 ) -> None:
-    """Train if needed, start all services, and block until Ctrl-C or a service dies."""
-    ensure_production_model(settings, pipeline)
-    to_start = services(settings)
-    processes = start_all(to_start, log_dir)
-    _print_addresses(to_start, log_dir)
-
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
+    """Train if needed, start every service, and block until Ctrl-C, SIGTERM or a required
+    service dies; whatever was started is stopped, whenever that happens."""
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     # Explicit handlers: a process started in the background inherits SIGINT as ignored.
-    signal.signal(signal.SIGINT, _terminate)
-    signal.signal(signal.SIGTERM, _terminate)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_on_signal)
     try:
-        while True:
-            for service, process in zip(to_start, processes, strict=True):
-                if process.poll() is not None:
-                    raise ServiceStartError(
-                        f"{service.name} stopped with code {process.returncode}; see {log_dir}/"
-                    )
-            time.sleep(0.5)
+        ensure_production_model(settings, pipeline, retrain)
+        with Supervisor(log_dir, settings.system.stop_grace_s) as supervisor:
+            try:
+                started = time.monotonic()
+                supervisor.start(services(settings))
+                supervisor.wait_until_up()
+                _say_up(supervisor, time.monotonic() - started)
+                supervisor.watch()
+            except KeyboardInterrupt:
+                console.print("Stopping every service...")
     except KeyboardInterrupt:
-        console.print("Stopping every service...")
+        console.print("Interrupted before any service started.")
     finally:
-        # A second Ctrl-C (terminals and `uv run` both deliver one) must not cut the shutdown.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop_all(processes)
-        console.print("All services stopped.")
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
