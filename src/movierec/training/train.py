@@ -301,10 +301,12 @@ def build_bundle(
 
 
 def _summary(result: CandidateResult) -> dict[str, Any]:
-    """Metric means of one candidate, for MLflow and `model_metadata.json`."""
+    """Metric means of one candidate for `model_metadata.json`, with the test metrics' 95%
+    bootstrap intervals as [low, high]."""
     return {
         "validation": {k: v.mean for k, v in result.validation.metrics.items()},
         "test": {k: v.mean for k, v in result.test.metrics.items()},
+        "test_intervals": {k: [v.ci_low, v.ci_high] for k, v in result.test.metrics.items()},
         "validation_users": result.validation.n_users,
         "test_users": result.test.n_users,
     }
@@ -384,7 +386,10 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
             dataset=data.dataset,
             split_strategy=data.split_strategy,
             hyperparameters=candidates[winner].params,
-            metrics=_summary(candidates[winner]),
+            metrics={
+                **_summary(candidates[winner]),
+                "baseline": {"model_kind": "popularity", **_summary(candidates["popularity"])},
+            },
             n_users=0,
             n_items=0,
             embedding_dim=0,
