@@ -13,11 +13,14 @@ from tests.conftest import settings_in
 from tests.servers import free_port
 
 
-def test_the_frontend_is_pointed_at_the_configured_api(tmp_path: Path) -> None:
+def test_the_frontend_is_pointed_at_the_configured_api_and_mlflow_ui(tmp_path: Path) -> None:
     settings = settings_in(tmp_path, tmp_path, serving={"port": 9123})
     by_name = {service.name: service for service in services(settings)}
     assert by_name["API"].url.endswith(":9123")
-    assert by_name["Frontend"].env == {"MOVIEREC_API_URL": by_name["API"].url}
+    assert by_name["Frontend"].env == {
+        "MOVIEREC_API_URL": by_name["API"].url,
+        "MOVIEREC_FRONTEND__MLFLOW_URL": by_name["MLflow UI"].url,
+    }
     assert set(by_name) == {"API", "Frontend", "Dashboard", "MLflow UI"}
 
 

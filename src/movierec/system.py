@@ -58,7 +58,7 @@ def services(settings: Settings) -> list[Service]:
             [*cli, "frontend"],
             frontend_url,
             "/_stcore/health",
-            env={"MOVIEREC_API_URL": api_url},
+            env={"MOVIEREC_API_URL": api_url, "MOVIEREC_FRONTEND__MLFLOW_URL": mlflow_url},
         ),
         Service("Dashboard", [*cli, "dashboard"], dashboard_url, "/_stcore/health"),
         Service(
