@@ -104,6 +104,14 @@ def test_dashboard_shows_kpis_charts_and_the_replay(
             expect(card).to_be_visible()
             expect(card).not_to_contain_text("n/a")
         expect(cards.filter(has_text="p99 latency").first).to_contain_text(" ms")
+        cut = page.get_by_test_id("stMetricValue").evaluate_all(
+            "values => values.map(v => v.firstElementChild)"
+            ".filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"
+        )
+        assert not cut, f"KPI values cut off: {cut}"
+        picker = page.locator(".vega-bind select")  # latency over time: which endpoint
+        expect(picker).to_have_value("/recommend")
+        expect(picker.locator("option")).to_have_text(["/recommend", "/similar", "/popular"])
 
         expect(page.get_by_text("Replay evaluation", exact=False)).to_be_visible()
         row = replay_row(page, metadata["version"])

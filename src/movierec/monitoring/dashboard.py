@@ -112,7 +112,7 @@ def cached_replay(
 
 
 def kpi_cards(report: KpiReport) -> None:
-    """The row of headline numbers."""
+    """The headline numbers, in rows of `KPI_CARDS_PER_ROW` cards."""
     latency = {row.endpoint: row for row in report.latency}.get(RECOMMEND)
     p50 = latency.p50_ms if latency is not None else None
     p99 = latency.p99_ms if latency is not None else None
