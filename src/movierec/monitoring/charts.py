@@ -15,7 +15,7 @@ from movierec.monitoring.replay_eval import ReplayReport
 ENDPOINTS = ["/recommend", "/similar", "/popular"]
 PALETTE = ["#4C78A8", "#F58518", "#54A24B"]
 PERCENTILES = ("p50", "p95", "p99")
-PERCENTILE_COLOURS = ["#6BAED6", "#2F6CA8", "#0B2545"]  # light to dark: the rarer, the darker
+PERCENTILE_COLOURS = ["#9ECAE9", "#4C78A8", "#E45756"]  # p99, the alerting one, in red
 HEIGHT = 260
 
 
