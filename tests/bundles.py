@@ -51,7 +51,7 @@ def build_bundle(
     dataset: str = "synthetic",
 ) -> Path:
     """Write a bundle for `ratings` (user_id, movie_id, ...) and `items` (movie_id, title,
-    year, genres) into `directory` (created if needed) and return it."""
+    year, genres, optional url) into `directory` (created if needed) and return it."""
     directory.mkdir(parents=True, exist_ok=True)
     user_ids = np.sort(ratings["user_id"].unique())
     item_ids = np.sort(items["movie_id"].unique())
@@ -67,12 +67,14 @@ def build_bundle(
     item_embeddings = np.asarray(model.item_vectors(), dtype=np.float32)
     user_embeddings = np.asarray(model.user_vectors(matrix), dtype=np.float32)
     by_id = items.set_index("movie_id")
+    links = by_id["url"].dropna().to_dict() if "url" in by_id else {}
     records = [
         ItemRecord(
             movie_id=int(movie_id),
             title=str(by_id.at[movie_id, "title"]),
             year=None if pd.isna(by_id.at[movie_id, "year"]) else int(by_id.at[movie_id, "year"]),
             genres=list(by_id.at[movie_id, "genres"]),
+            url=links.get(movie_id),
         )
         for movie_id in item_ids
     ]

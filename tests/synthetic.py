@@ -11,11 +11,13 @@ import hashlib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
-from movierec.data.loaders import ML100K_GENRES
+from movierec.data.loaders import ML100K_GENRES, imdb_search_url
 
 GROUP_GENRES = [["Action", "Sci-Fi"], ["Comedy", "Romance"], ["Drama", "War"], ["Horror"]]
 START_TS = 874_724_710  # 1997-09-20, like ml-100k
@@ -23,7 +25,8 @@ START_TS = 874_724_710  # 1997-09-20, like ml-100k
 
 @dataclass
 class SyntheticMovieLens:
-    """Ratings (user_id, movie_id, rating, timestamp) and items (movie_id, title, year, genres)."""
+    """Ratings (user_id, movie_id, rating, timestamp) and items (movie_id, title, year, genres,
+    url: the page u.item's IMDb link leads to, for odd movie ids only)."""
 
     ratings: pd.DataFrame
     items: pd.DataFrame
@@ -66,7 +69,16 @@ def generate(
             "genres": [GROUP_GENRES[g] for g in item_group],
         }
     )
+    links = [_u_item_link(row) for row in items_df.itertuples(index=False)]
+    items_df["url"] = pd.Series([imdb_search_url(link) for link in links], dtype="str")
     return SyntheticMovieLens(ratings_df, items_df)
+
+
+def _u_item_link(row: Any) -> str:
+    """The IMDb link of an odd movie id as ml-100k's u.item writes it; none for even ids."""
+    if row.movie_id % 2 == 0:
+        return ""
+    return f"http://us.imdb.com/M/title-exact?{quote(f'{row.title} ({row.year})')}"
 
 
 def _u_item_lines(items: pd.DataFrame) -> list[str]:
@@ -74,8 +86,9 @@ def _u_item_lines(items: pd.DataFrame) -> list[str]:
     for row in items.itertuples(index=False):
         flags = ["1" if genre in row.genres else "0" for genre in ML100K_GENRES]
         title = f"{row.title} ({row.year})"
+        link = _u_item_link(row)
         lines.append(
-            "|".join([str(row.movie_id), title, f"01-Jan-{row.year}", "", "http://example"])
+            "|".join([str(row.movie_id), title, f"01-Jan-{row.year}", "", link])
             + "|"
             + "|".join(flags)
         )

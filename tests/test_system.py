@@ -64,6 +64,7 @@ def test_services_take_their_ports_timeouts_and_a_light_mlflow_ui_from_settings(
     assert by_name["Frontend"].env == {
         "MOVIEREC_API_URL": api_url,
         "MOVIEREC_FRONTEND__PUBLIC_API_URL": api_url,
+        "MOVIEREC_FRONTEND__MLFLOW_URL": by_name["MLflow UI"].url,
     }
     assert set(by_name) == {"API", "Frontend", "Dashboard", "MLflow UI"}
     required = [by_name[name] for name in ("API", "Frontend", "Dashboard")]

@@ -10,7 +10,7 @@ A bundle is a directory (`models/production/`) holding:
 | item_index.faiss      | FAISS inner-product index over the L2-normalised item embeddings |
 | user_mapping.json     | {"<user_id>": row}                                               |
 | item_mapping.json     | {"<movie_id>": column}                                           |
-| item_features.json    | [{movie_id, title, year, genres}] in column order                |
+| item_features.json    | [{movie_id, title, year, genres, url?}] in column order          |
 | user_items.npz        | scipy CSR (n_users, n_items): the interactions the model saw     |
 | popularity.json       | [{movie_id, score}] for every item, most popular first           |
 | item_weights.npz      | scipy CSR (n_items, n_items), only for scorer "item_weights"     |
@@ -95,12 +95,26 @@ class ModelMetadata(BaseModel):
 
 @dataclass
 class ItemRecord:
-    """Catalogue entry of one movie."""
+    """Catalogue entry of one movie; `url` is a page about it (IMDb, TMDB) when the dataset
+    links one, and is left out of item_features.json otherwise."""
 
     movie_id: int
     title: str
     year: int | None
     genres: list[str]
+    url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The item_features.json entry."""
+        entry: dict[str, Any] = {
+            "movie_id": self.movie_id,
+            "title": self.title,
+            "year": self.year,
+            "genres": self.genres,
+        }
+        if self.url is not None:
+            entry["url"] = self.url
+        return entry
 
 
 @dataclass(frozen=True)
@@ -161,13 +175,7 @@ class ArtifactBundle:
         (directory / ITEM_INDEX).write_bytes(index_bytes)
         write_json(directory / USER_MAPPING, {str(int(u)): i for i, u in enumerate(self.user_ids)})
         write_json(directory / ITEM_MAPPING, {str(int(m)): i for i, m in enumerate(self.item_ids)})
-        write_json(
-            directory / ITEM_FEATURES,
-            [
-                {"movie_id": r.movie_id, "title": r.title, "year": r.year, "genres": r.genres}
-                for r in self.items
-            ],
-        )
+        write_json(directory / ITEM_FEATURES, [record.to_json() for record in self.items])
         sp.save_npz(directory / USER_ITEMS, self.user_items.astype(np.float32).tocsr())
         order = np.argsort(-self.popularity, kind="stable")
         write_json(
@@ -283,6 +291,7 @@ def _load_items(path: Path, item_ids: np.ndarray) -> list[ItemRecord]:
                 title=str(entry["title"]),
                 year=None if entry.get("year") is None else int(entry["year"]),
                 genres=[str(genre) for genre in entry.get("genres") or []],
+                url=None if entry.get("url") is None else str(entry["url"]),
             )
             for entry in raw
         ]

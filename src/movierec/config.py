@@ -165,6 +165,8 @@ class FrontendSettings(Section):
     public_api_url: str = "http://localhost:8000"
     port: int = Field(8502, ge=1, le=65535)
     timeout_s: float = Field(5.0, gt=0)
+    # The MLflow UI as a visitor's browser reaches it; the About page links the model there.
+    mlflow_url: str = "http://localhost:5000"
 
 
 class Thresholds(Section):

@@ -95,6 +95,7 @@ def services(settings: Settings) -> list[Service]:
     """The four services with the ports and start timeouts of `settings`."""
     serving, timeout_s = settings.serving, settings.system.start_timeout_s
     api_url = f"http://{serving.host}:{serving.port}"
+    mlflow_url = f"http://127.0.0.1:{settings.training.mlflow.ui_port}"
     cli = [sys.executable, "-m", "movierec.cli"]
     return [
         Service("API", [*cli, "serve"], api_url, "/health", timeout_s),
@@ -104,7 +105,11 @@ def services(settings: Settings) -> list[Service]:
             f"http://127.0.0.1:{settings.frontend.port}",
             "/_stcore/health",
             timeout_s,
-            env={"MOVIEREC_API_URL": api_url, "MOVIEREC_FRONTEND__PUBLIC_API_URL": api_url},
+            env={
+                "MOVIEREC_API_URL": api_url,
+                "MOVIEREC_FRONTEND__PUBLIC_API_URL": api_url,
+                "MOVIEREC_FRONTEND__MLFLOW_URL": mlflow_url,
+            },
         ),
         Service(
             "Dashboard",

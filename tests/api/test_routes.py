@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -329,6 +330,8 @@ def test_movies_lists_the_whole_catalogue(
         item = expected[movie["movie_id"]]
         assert (movie["title"], movie["year"]) == (item["title"], item["year"])
         assert movie["genres"] == item["genres"]
+        assert movie["url"] == (None if pd.isna(item["url"]) else item["url"])
+    assert any(movie["url"] for movie in movies) and not all(movie["url"] for movie in movies)
 
 
 def test_model_describes_the_served_bundle(client: TestClient, scorer: str) -> None:

@@ -24,9 +24,10 @@ def _write(directory: Path, files: dict[str, bytes]) -> Path:
 
 def _assert_canonical(ratings: pd.DataFrame, items: pd.DataFrame) -> None:
     assert {c: str(t) for c, t in ratings.dtypes.items()} == RATING_DTYPES
-    assert list(items.columns) == ["movie_id", "title", "year", "genres"]
+    assert list(items.columns) == ["movie_id", "title", "year", "genres", "url"]
     assert str(items["movie_id"].dtype) == "int64"
     assert str(items["year"].dtype) == "Int64"
+    assert str(items["url"].dtype) == "str"
     assert all(isinstance(g, list) for g in items["genres"])
 
 
@@ -77,6 +78,7 @@ def test_ml1m_dat_files_with_malformed_rows(
     assert star_wars["year"] == 1977
     assert star_wars["genres"] == ["Action", "Adventure", "Sci-Fi"]
     assert _item(data.items, 73)["title"] == "Misérables, Les"
+    assert data.items["url"].isna().all()  # ml-1m links no page
 
 
 def test_ml_latest_small_csv(tmp_path: Path) -> None:
@@ -115,6 +117,44 @@ def test_ml_latest_small_csv(tmp_path: Path) -> None:
     assert pd.isna(cosmos["year"])
     assert (_item(data.items, 5)["title"], _item(data.items, 5)["year"]) == ("Babylon 5", 1994)
     assert _item(data.items, 6)["year"] == 2004
+    assert data.items["url"].isna().all()  # no links.csv: no page
+
+
+def test_csv_links_give_the_imdb_page_else_the_tmdb_one(tmp_path: Path) -> None:
+    directory = _write(
+        tmp_path / "ml-25m",
+        {
+            "ratings.csv": b"userId,movieId,rating,timestamp\n1,1,4.0,964982703\n",
+            "movies.csv": (
+                b"movieId,title,genres\n"
+                b"1,Toy Story (1995),Animation\n"
+                b"2,Jumanji (1995),Adventure\n"
+                b"3,Unlinked (2001),Drama\n"
+                b"4,No ids (2002),Drama\n"
+                b"5,Big id (2019),Drama\n"
+            ),
+            "links.csv": (
+                b"movieId,imdbId,tmdbId\n"
+                b"1,0114709,862\n"
+                b"2,,8844\n"  # no IMDb id: the TMDB page
+                b"4,,\n"
+                b"5,10872600,\n"  # IMDb ids have 7 or 8 digits
+                b"x,0000001,1\n"  # a bad movie id is skipped
+            ),
+        },
+    )
+
+    data = load_dataset("ml-25m", directory)
+
+    _assert_canonical(data.ratings, data.items)
+    items = data.items
+
+    urls = items.set_index("movie_id")["url"].dropna().to_dict()
+    assert urls == {
+        1: "https://www.imdb.com/title/tt0114709/",
+        2: "https://www.themoviedb.org/movie/8844",
+        5: "https://www.imdb.com/title/tt10872600/",
+    }  # movies 3 (not in links.csv) and 4 (no id) link no page
 
 
 def test_ml100k_flags_genres_and_release_date(tmp_path: Path) -> None:
@@ -124,9 +164,12 @@ def test_ml100k_flags_genres_and_release_date(tmp_path: Path) -> None:
         {
             "u.data": b"196\t242\t3\t881250949\n186\t302\t3\t891717742\nbad line\n",
             "u.item": (
-                "242|Kolya (1996)|24-Jan-1997||http://x|0|0|1\n"
+                "242|Kolya (1996)|24-Jan-1997||"
+                "http://us.imdb.com/M/title-exact?Kolya%20(1996)|0|0|1\n"
                 "302|L.A. Confidential|01-Jan-1997||http://x|0|1|1\n"
-                "303|Café Society (1995)|01-Jan-1995||http://x|1|0|0\n"
+                "303|Café Society (1995)|01-Jan-1995||"
+                "http://us.imdb.com/Title?Caf%E9+Society+(1995)|1|0|0\n"
+                "304|Unlinked (1995)|01-Jan-1995|||1|0|0\n"
             ).encode("latin-1"),
             "u.genre": genres,
         },
@@ -143,6 +186,12 @@ def test_ml100k_flags_genres_and_release_date(tmp_path: Path) -> None:
     assert confidential["year"] == 1997  # from the release date: the title has no year
     assert confidential["genres"] == ["Action", "Comedy"]
     assert _item(data.items, 303)["title"] == "Café Society"
+    # The 1998 IMDb links become today's IMDb search for the same (UTF-8 encoded) text.
+    assert kolya["url"] == "https://www.imdb.com/find/?q=Kolya+%281996%29&s=tt"
+    cafe = "https://www.imdb.com/find/?q=Caf%C3%A9+Society+%281995%29&s=tt"
+    assert _item(data.items, 303)["url"] == cafe
+    assert pd.isna(confidential["url"])  # not an IMDb link
+    assert pd.isna(_item(data.items, 304)["url"])
 
 
 def test_a_file_without_valid_rows_is_an_error_naming_it(tmp_path: Path) -> None:

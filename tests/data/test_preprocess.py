@@ -114,7 +114,7 @@ def test_run_preprocess_writes_every_output(data_settings: DataSettings) -> None
     items = IdMapping.load(out / "item_mapping.json")
     assert items.ids.tolist() == sorted(interactions["movie_id"].unique().tolist())
     catalogue = pd.read_csv(out / "items.csv")
-    assert list(catalogue.columns) == ["movie_id", "title", "year", "genres"]
+    assert list(catalogue.columns) == ["movie_id", "title", "year", "genres", "url"]
     assert catalogue["movie_id"].tolist() == items.ids.tolist()
     assert catalogue["genres"].str.contains("|", regex=False).any()
     saved = json.loads((out / "report.json").read_text())
@@ -135,6 +135,9 @@ def test_load_processed_round_trips_types(data_settings: DataSettings) -> None:
     assert str(data.test["confidence"].dtype) == "float64"
     assert str(data.items["year"].dtype) == "Int64"
     assert data.items["genres"].map(type).eq(list).all()
+    links = data.items.set_index("movie_id")["url"]  # odd ids of the synthetic data link IMDb
+    assert links.loc[1] == "https://www.imdb.com/find/?q=Synthetic+Movie+1+%281980%29&s=tt"
+    assert links.loc[links.index % 2 == 1].notna().all() and links.loc[2::2].isna().all()
     assert data.report["dataset"] == "ml-100k"
     assert len(data.interactions) == len(data.train) + len(data.val) + len(data.test)
 

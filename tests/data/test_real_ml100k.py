@@ -50,6 +50,8 @@ def test_items_are_parsed(ml100k: RawDataset) -> None:
     star_wars = items.loc[50]
     assert (star_wars["title"], star_wars["year"]) == ("Star Wars", 1977)
     assert {"Action", "Sci-Fi", "War"} <= set(star_wars["genres"])
+    assert star_wars["url"] == "https://www.imdb.com/find/?q=Star+Wars+%281977%29&s=tt"
+    assert items["url"].notna().sum() >= 1675  # a few u.item rows have no link
     assert items.loc[181, "title"] == "Return of the Jedi"
     assert not items["title"].str.contains(r"\(\d{4}\)$").any()
     assert items["year"].notna().sum() >= 1680

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from rich.console import Console
 
 from movierec.config import Settings, load_settings
@@ -36,6 +36,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# Every browser wait (navigation, locator actions, `expect`) has this one generous timeout: a
+# Streamlit page's first run imports the whole app, and on a busy 2-core machine that and the
+# charts' drawing take many times their idle 1-2 s. A real failure still fails, once.
+BROWSER_TIMEOUT_MS = 60_000
 SCREENSHOTS = REPO_ROOT / "screenshots"
 DOC_IMAGES = REPO_ROOT / "docs" / "images"
 UPDATE_DOC_IMAGES = "MOVIEREC_UPDATE_DOC_IMAGES"
@@ -72,10 +76,23 @@ def ml100k_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    """Headless Chromium; every `expect` of the session waits up to `BROWSER_TIMEOUT_MS`."""
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@contextmanager
+def browser_page(browser: Browser, width: int = 1366, height: int = 900) -> Iterator[Page]:
+    """A tab in a fresh context of `width` x `height` whose waits take `BROWSER_TIMEOUT_MS`."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @contextmanager

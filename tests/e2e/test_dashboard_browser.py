@@ -19,12 +19,11 @@ from movierec.artifacts import MODEL_METADATA, read_json
 from movierec.config import Settings, SimulatorSettings
 from movierec.monitoring.simulator import simulate, traffic_sources
 from movierec.streamlit_app import DASHBOARD_APP
-from tests.e2e.conftest import BROWSER_ON_ML100K, running_streamlit, save_screenshot
+from tests.e2e.conftest import BROWSER_ON_ML100K, browser_page, running_streamlit, save_screenshot
 from tests.servers import running_api
 
 MIX = SimulatorSettings(unknown_user_share=0.1, similar_share=0.25, popular_share=0.15)
 CHARTS = 7
-WAIT_MS = 60_000
 
 pytestmark = BROWSER_ON_ML100K
 
@@ -75,7 +74,8 @@ def replay_row(page: Page, version: str) -> dict[str, str]:
 
     The grid draws on a canvas; its cells are in an aria-hidden table beside it.
     """
-    table = page.get_by_test_id("stDataFrame").last
+    replay_header = page.locator("[role=columnheader]", has_text="offline precision")
+    table = page.get_by_test_id("stDataFrame").filter(has=replay_header)
     version_cell = page.locator("[role=gridcell]").get_by_text(version, exact=True)
     row = table.locator("[role=row]").filter(has=version_cell)
     expect(row).to_have_count(1)
@@ -87,52 +87,54 @@ def replay_row(page: Page, version: str) -> dict[str, str]:
 def test_dashboard_shows_kpis_charts_and_the_replay(
     browser: Browser, dashboard_url: str, metadata: dict[str, Any], ml100k_settings: Settings
 ) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(dashboard_url)
-    expect(page.get_by_text("movierec · service health")).to_be_visible(timeout=WAIT_MS)
-    page.wait_for_function(
-        "n => document.querySelectorAll("
-        '\'[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks\''
-        ").length >= n",
-        arg=CHARTS,
-        timeout=WAIT_MS,
-    )
-    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(CHARTS)
+    with browser_page(browser) as page:
+        page.goto(dashboard_url)
+        expect(page.get_by_text("movierec · service health")).to_be_visible()
+        page.wait_for_function(
+            "n => document.querySelectorAll("
+            '\'[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks\''
+            ").length >= n",
+            arg=CHARTS,
+        )
+        expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(CHARTS)
 
-    cards = page.get_by_test_id("stMetric")
-    for label in ("Requests", "Unique users", "p50 latency", "p99 latency", "Fallback rate"):
-        card = cards.filter(has_text=label).first
-        expect(card).to_be_visible()
-        expect(card).not_to_contain_text("n/a")
-    expect(cards.filter(has_text="p99 latency").first).to_contain_text(" ms")
+        cards = page.get_by_test_id("stMetric")
+        for label in ("Requests", "Unique users", "p50 latency", "p99 latency", "Fallback rate"):
+            card = cards.filter(has_text=label).first
+            expect(card).to_be_visible()
+            expect(card).not_to_contain_text("n/a")
+        expect(cards.filter(has_text="p99 latency").first).to_contain_text(" ms")
+        cut = page.get_by_test_id("stMetricValue").evaluate_all(
+            "values => values.map(v => v.firstElementChild)"
+            ".filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"
+        )
+        assert not cut, f"KPI values cut off: {cut}"
+        picker = page.locator(".vega-bind select")  # latency over time: which endpoint
+        expect(picker).to_have_value("/recommend")
+        expect(picker.locator("option")).to_have_text(["/recommend", "/similar", "/popular"])
 
-    expect(page.get_by_text("Replay evaluation", exact=False)).to_be_visible()
-    row = replay_row(page, metadata["version"])
-    k = ml100k_settings.monitoring.replay_k
-    assert int(row["requests"]) > 0 and 0 < float(row[f"precision@{k}"]) <= 1, row
-    splits = [split for split in metadata["metrics"].values() if isinstance(split, dict)]
-    for name in (f"precision@{k}", f"hit_rate@{k}"):
-        offline = row[f"offline {name.replace('_', ' ')}"]
-        assert offline not in ("", "None", "n/a"), row
-        assert float(offline) in {split[name] for split in splits}, row
+        expect(page.get_by_text("Replay evaluation", exact=False)).to_be_visible()
+        row = replay_row(page, metadata["version"])
+        k = ml100k_settings.monitoring.replay_k
+        assert int(row["requests"]) > 0 and 0 < float(row[f"precision@{k}"]) <= 1, row
+        splits = [metadata["metrics"][split] for split in ("validation", "test")]
+        for name in (f"precision@{k}", f"hit_rate@{k}"):
+            offline = row[f"offline {name.replace('_', ' ')}"]
+            assert offline not in ("", "None", "n/a"), row
+            assert float(offline) in {split[name] for split in splits}, row
 
-    page.wait_for_timeout(1000)  # let vega finish its last transition
-    save_screenshot(page, "dashboard")
-    context.close()
+        page.wait_for_timeout(1000)  # let vega finish its last transition
+        save_screenshot(page, "dashboard")
 
 
 def test_replay_sets_the_test_split_offline_metrics_beside_the_online_ones(
     browser: Browser, dashboard_url: str, metadata: dict[str, Any], ml100k_settings: Settings
 ) -> None:
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.set_default_timeout(WAIT_MS)
-    page.goto(dashboard_url)
-    expect(page.get_by_text("Replay evaluation", exact=False)).to_be_visible()
-    row = replay_row(page, metadata["version"])
+    with browser_page(browser) as page:
+        page.goto(dashboard_url)
+        expect(page.get_by_text("Replay evaluation", exact=False)).to_be_visible()
+        row = replay_row(page, metadata["version"])
     k = ml100k_settings.monitoring.replay_k
     test_split = metadata["metrics"]["test"]
     assert float(row[f"offline precision@{k}"]) == test_split[f"precision@{k}"], row
     assert float(row[f"offline hit rate@{k}"]) == test_split[f"hit_rate@{k}"], row
-    page.close()

@@ -19,11 +19,11 @@ from playwright.sync_api import Browser, Page, expect
 from movierec.artifacts import ITEM_FEATURES, MODEL_METADATA, read_json
 from movierec.config import Settings
 from movierec.streamlit_app import FRONTEND_APP
-from tests.e2e.conftest import BROWSER_ON_ML100K, running_streamlit, save_screenshot
+from tests.e2e.conftest import BROWSER_ON_ML100K, browser_page, running_streamlit, save_screenshot
 from tests.servers import running_api
 
-WAIT_MS = 30_000
 CARDS = 12  # the pages' default number of movies
+MLFLOW_URL = "http://mlflow.test:5000"
 
 pytestmark = BROWSER_ON_ML100K
 
@@ -38,19 +38,16 @@ def frontend_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     """A real API process on the ml-100k bundle and `streamlit run app.py` talking to it."""
     logs = tmp_path_factory.mktemp("frontend")
     with running_api(model_dir, logs / "requests.db") as api_url:
-        env = {"MOVIEREC_API_URL": api_url}  # the API only: no bundle path reaches the frontend
+        # The API only: no bundle path reaches the frontend.
+        env = {"MOVIEREC_API_URL": api_url, "MOVIEREC_FRONTEND__MLFLOW_URL": MLFLOW_URL}
         with running_streamlit(FRONTEND_APP, env, logs / "streamlit.log") as url:
             yield url
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(WAIT_MS)
-    expect.set_options(timeout=WAIT_MS)  # the first run of a page imports the whole app
-    yield tab
-    context.close()
+    with browser_page(browser) as tab:
+        yield tab
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +63,7 @@ def catalogue(model_dir: Path) -> dict[str, list[str]]:
 
 def screenshot(page: Page, name: str) -> None:
     """Save the page once Streamlit has stopped running."""
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     save_screenshot(page, f"frontend_{name}")
 
 
@@ -120,26 +117,27 @@ def test_personalized_page(
     assert all(bare(title) in known for title in shown), shown
     assert not any("Synthetic" in title for title in shown), shown
     expect(page.locator(".mr-chip").first).to_be_visible()
-    expect(page.get_by_text("is not among the users")).to_have_count(0)
+    expect(page.get_by_text("We have no ratings from user")).to_have_count(0)
+    # u.item's IMDb link, as today's IMDb search: on the title and as a "Find on IMDb" link.
+    first = page.locator(".mr-card").first
+    search = re.compile(r"^https://www\.imdb\.com/find/\?q=.+%28\d{4}%29&s=tt$")
+    expect(first.locator(".mr-title a")).to_have_attribute("href", search)
+    expect(first.get_by_role("link", name="Find on IMDb ↗")).to_have_attribute("target", "_blank")
     screenshot(page, "personalized")
 
 
 def test_unknown_user_in_a_narrow_window(browser: Browser, frontend_url: str) -> None:
-    context = browser.new_context(viewport={"width": 420, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(frontend_url)
-    page.get_by_role("textbox", name="User id").fill("99999")
-    page.keyboard.press("Enter")
-    notice = page.get_by_text("User 99999 is not among the users the model was trained on")
-    expect(notice).to_be_visible()
-    expect(page.locator(".mr-card")).to_have_count(CARDS)
-    assert "Star Wars (1977)" in card_titles(page), "the fallback is the most popular movies"
-    boxes = [page.locator(".mr-card").nth(i).bounding_box() for i in range(2)]
-    assert boxes[0] and boxes[1] and boxes[1]["y"] > boxes[0]["y"], "cards stack in one column"
-    assert boxes[0]["x"] >= 0 and boxes[0]["x"] + boxes[0]["width"] <= 420
-    screenshot(page, "narrow")
-    context.close()
+    with browser_page(browser, width=420) as page:
+        page.goto(frontend_url)
+        page.get_by_role("textbox", name="User id").fill("99999")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("We have no ratings from user 99999 yet")).to_be_visible()
+        expect(page.locator(".mr-card")).to_have_count(CARDS)
+        assert "Star Wars (1977)" in card_titles(page), "the fallback is the most popular movies"
+        boxes = [page.locator(".mr-card").nth(i).bounding_box() for i in range(2)]
+        assert boxes[0] and boxes[1] and boxes[1]["y"] > boxes[0]["y"], "cards stack in a column"
+        assert boxes[0]["x"] >= 0 and boxes[0]["x"] + boxes[0]["width"] <= 420
+        screenshot(page, "narrow")
 
 
 def test_similar_page_finds_both_sequels_for_star_wars_and_says_why(
@@ -189,10 +187,29 @@ def test_about_page_shows_the_model_and_its_offline_metrics(
     expect(metrics.filter(has_text="Users")).to_contain_text(f"{metadata['n_users']:,}")
     expect(metrics.filter(has_text="Movies")).to_contain_text(f"{metadata['n_items']:,}")
     expect(page.get_by_text(f"Serving model {metadata['version']}")).to_be_visible()
-    expect(page.get_by_text(f"Dataset: {metadata['dataset']}")).to_be_visible()
-    table = page.get_by_test_id("stDataFrame")
+    assert metadata["dataset"] == "ml-100k"
+    expect(page.get_by_text("Ratings: MovieLens 100K")).to_be_visible()
+    mlflow = page.get_by_role("link", name="open it in MLflow")
+    expect(mlflow).to_have_attribute(
+        "href", f"{MLFLOW_URL}/#/models/{metadata['model_name']}/versions/{metadata['version']}"
+    )
+    # The served model beside the most popular movies, with intervals, as a table and a chart.
+    # The grids draw on a canvas; their cells are in an aria-hidden table beside it.
+    comparison = page.get_by_test_id("stDataFrame").first
+    ndcg = comparison.get_by_role("row", include_hidden=True).filter(has_text="NDCG@10")
+    low, high = metadata["metrics"]["test_intervals"]["ndcg@10"]
+    served = f"{metadata['metrics']['test']['ndcg@10']:.3f} ({low:.3f} to {high:.3f})"
+    expect(ndcg).to_contain_text(served)
+    baseline = metadata["metrics"]["baseline"]["test"]["ndcg@10"]
+    expect(ndcg).to_contain_text(f"{baseline:.3f} (")
+    header = comparison.locator("[role=columnheader]")
+    expect(header.filter(has_text="most popular movies")).to_have_count(1)
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1)
+    expect(page.get_by_text("Source:")).to_have_count(0)
+
+    page.get_by_text("Every offline metric").click()
+    table = page.get_by_test_id("stDataFrame").last
     expect(table).to_be_visible()
-    # The grid draws on a canvas; its cells are in an aria-hidden table beside it.
     ndcg = table.get_by_role("row", include_hidden=True).filter(has_text="ndcg@10")
     for split in ("validation", "test"):
         expect(ndcg).to_contain_text(str(metadata["metrics"][split]["ndcg@10"]))

@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from movierec.artifacts import (
     ITEM_EMBEDDINGS,
+    ITEM_FEATURES,
     METRICS,
     MODEL_METADATA,
     ModelMetadata,
@@ -86,6 +87,10 @@ def test_pipeline_registers_gates_and_exports_every_artifact(
     assert metadata.hyperparameters == report.training.candidates[metadata.model_kind].params
     assert metadata.metrics["test"]["ndcg@10"] > 0
     assert len(metadata.data_fingerprint) == 64
+    # u.item's IMDb links (odd ids of the synthetic data) reach the bundle; others have none.
+    links = {item["movie_id"]: item.get("url") for item in read_json(exported / ITEM_FEATURES)}
+    assert links[1] == "https://www.imdb.com/find/?q=Synthetic+Movie+1+%281980%29&s=tt"
+    assert all((url is not None) == (movie_id % 2 == 1) for movie_id, url in links.items())
 
     evaluation = read_json(exported / METRICS)
     assert set(evaluation["candidates"]) == {"popularity", "als", "ease"}

@@ -21,6 +21,7 @@ def _items() -> pd.DataFrame:
             "title": ["Third", "First", "Second"],
             "year": pd.array([2001, 1999, pd.NA], dtype="Int64"),
             "genres": [["Drama"], ["Action", "Sci-Fi"], []],
+            "url": pd.array(["https://www.imdb.com/title/tt0000003/", pd.NA, pd.NA], dtype="str"),
         }
     )
 
@@ -42,6 +43,8 @@ def test_statistics_are_hand_checked() -> None:
     raw = np.array([np.log1p(3) * 19 / 5, 0.0, np.log1p(1) * 9 / 3])
     np.testing.assert_allclose(features["popularity"], raw / raw.max())
     assert features["genres"].tolist() == ["Action|Sci-Fi", "", "Drama"]
+    assert features["url"].isna().tolist() == [True, True, False]
+    assert features["url"].iloc[2] == "https://www.imdb.com/title/tt0000003/"
 
 
 def test_schema_one_hot_and_ranges() -> None:
@@ -52,6 +55,7 @@ def test_schema_one_hot_and_ranges() -> None:
         "title",
         "year",
         "genres",
+        "url",
         "n_ratings",
         "mean_rating",
         "popularity",
@@ -88,11 +92,12 @@ def test_run_build_features_writes_the_csv(data_settings: DataSettings) -> None:
 
     assert path == data_settings.features_dir / "item_features.csv"
     written = pd.read_csv(path)
-    assert written.columns[:7].tolist() == [
+    assert written.columns[:8].tolist() == [
         "movie_id",
         "title",
         "year",
         "genres",
+        "url",
         "n_ratings",
         "mean_rating",
         "popularity",

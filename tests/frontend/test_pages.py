@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -61,9 +62,14 @@ def test_personalized_shows_cards_of_the_catalogue(
     submit_user(at, "3")
     shown = cards(at)
     assert len(shown) == 8
+    links = {r["movie_id"]: r.get("url") for r in catalogue_records}
     for movie_id, body in shown:
         assert titles[movie_id] in body
+        # /recommend answers carry no url: the card takes the catalogue's (odd ids have one).
+        page = links[movie_id]
+        assert (f'href="{html.escape(page)}"' in body) if page else ("<a " not in body)
     assert not at.warning and "Picked for user 3" in at.subheader[0].value
+    assert "Model" not in at.caption[-1].value  # no internal words such as a model version
 
 
 def test_personalized_filters_by_genre_and_year(frontend_app: MakeApp, api_url: str) -> None:
@@ -81,9 +87,10 @@ def test_personalized_filters_by_genre_and_year(frontend_app: MakeApp, api_url: 
 
 def test_unknown_user_shows_the_fallback_notice(frontend_app: MakeApp, api_url: str) -> None:
     at = submit_user(open_page(frontend_app, api_url, "personalized"), "99999")
-    assert "User 99999 is not among the users the model was trained on" in at.warning[0].value
+    assert "We have no ratings from user 99999 yet" in at.warning[0].value
     assert "most popular" in at.warning[0].value
     assert len(cards(at)) == 12
+    assert all("popularity" in body for _, body in cards(at))
 
 
 @pytest.mark.parametrize("typed", ["abc", "0", "-4", "4.5", ""])
@@ -91,7 +98,9 @@ def test_invalid_user_id_is_explained_not_sent(
     frontend_app: MakeApp, api_url: str, typed: str
 ) -> None:
     at = submit_user(open_page(frontend_app, api_url, "personalized"), typed)
+    assert [e.value for e in at.error] == [at.error[0].value]
     assert "is not a user id" in at.error[0].value
+    assert not at.info and not at.warning, "one message, not the results hint beside it"
     assert not cards(at)
 
 
@@ -148,6 +157,7 @@ def test_popular_by_genre(frontend_app: MakeApp, api_url: str) -> None:
     assert len(shown) == 5
     assert all(">Comedy</span>" in body for _, body in shown)
     assert "Most popular in Comedy" in at.subheader[0].value
+    assert not any("Source" in caption.value for caption in at.caption)
 
 
 def test_about_shows_health_model_and_docs(
@@ -155,15 +165,31 @@ def test_about_shows_health_model_and_docs(
 ) -> None:
     # The docs links are for the browser: its address for the API, not the frontend's.
     monkeypatch.setenv("MOVIEREC_FRONTEND__PUBLIC_API_URL", "http://movies.example:8080")
+    monkeypatch.setenv("MOVIEREC_FRONTEND__MLFLOW_URL", "http://mlflow.test:5000/")
     at = open_page(frontend_app, api_url, "about")
     figures = {metric.label: metric.value for metric in at.metric}
     assert figures["Users"] == "120" and figures["Movies"] == "90"
     assert figures["Status"] == "Ready"
     assert figures["Uptime"] != "—"
-    links = " ".join(md.value for md in at.markdown)
-    assert "(http://movies.example:8080/docs)" in links
-    assert "(http://movies.example:8080/redoc)" in links
-    assert f"{api_url}/docs" not in links
+    text = " ".join(md.value for md in at.markdown)
+    assert "(http://movies.example:8080/docs)" in text
+    assert "(http://movies.example:8080/redoc)" in text
+    assert f"{api_url}/docs" not in text
+    version = "synthetic-embeddings-0"
+    mlflow = f"http://mlflow.test:5000/#/models/movie-recommender/versions/{version}"
+    assert f"[open it in MLflow]({mlflow})" in text
+    assert "Algorithm:** ALS matrix factorisation" in text and "als" not in text.split()
+    assert "We held some ratings of 98 users back" in text and "**Ratings:** synthetic" in text
+    comparison = at.dataframe[0].value
+    assert list(comparison.columns) == ["ALS matrix factorisation", "most popular movies"]
+    assert comparison.loc["NDCG@10"].tolist() == [
+        "0.312 (0.250 to 0.370)",
+        "0.151 (0.100 to 0.200)",
+    ]
+    assert comparison.loc["Recall@10", "most popular movies"] == "0.061 (0.040 to 0.080)"
+    assert len(at.get("vega_lite_chart")) == 1
+    every = at.dataframe[1].value  # the full table, in the expander
+    assert every.loc["ndcg@10", "test"] == pytest.approx(0.312)
 
 
 @pytest.mark.parametrize("page", ["personalized", "similar", "popular", "about"])

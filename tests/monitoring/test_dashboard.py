@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from movierec.request_log import INSERT, TIMESTAMP_FORMAT, connect_writer
 from movierec.streamlit_app import DASHBOARD_APP
 from tests.conftest import REPO_ROOT
+from tests.monitoring.conftest import at
 from tests.monitoring.log_rows import write_log
 
 
@@ -69,6 +72,8 @@ def test_populated_log_shows_cards_charts_alerts_and_replay(
     charts = app.get("vega_lite_chart")
     assert len(charts) == 7
     assert '"title": "requests per 5s"' in charts[0].proto.spec  # 2-minute span, auto bucket
+    fallbacks = json.loads(charts[4].proto.spec)
+    assert fallbacks["encoding"]["y"]["axis"]["labelLimit"] == 0  # "insufficient_candidates"
     replay = app.dataframe[-1].value
     assert list(replay.index) == ["v1", "v2"]
     assert replay.loc["v2", "offline precision@10"] == pytest.approx(0.2)
@@ -92,3 +97,44 @@ def test_missing_or_empty_log_is_a_friendly_message(dashboard_env: Path, state: 
     message = app.info[0].value
     assert "No requests logged yet" in message and "movierec simulate" in message
     assert str(dashboard_env) in message
+
+
+def test_latency_over_time_draws_one_line_per_percentile_of_a_picked_endpoint(
+    dashboard_env: Path, known_log_rows: list
+) -> None:
+    write_log(dashboard_env, known_log_rows)
+    app = run_dashboard()
+    spec = json.loads(app.get("vega_lite_chart")[1].proto.spec)  # beside the traffic chart
+    assert spec["encoding"]["color"]["field"] == "percentile"
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["p50", "p95", "p99"]
+    (picker,) = spec["params"]
+    assert picker["bind"]["input"] == "select" and picker["value"] == "/recommend"
+    assert picker["bind"]["options"] == ["/recommend", "/similar", "/popular"]
+    assert {"filter": "(datum.endpoint === endpoint)"} in spec["transform"]
+
+
+def write_open(log_db: Path, row: tuple) -> sqlite3.Connection:
+    """Insert `row` through a writer kept open, so that it stays in the write-ahead log."""
+    conn = connect_writer(log_db)
+    conn.execute(INSERT, row)
+    conn.commit()
+    return conn
+
+
+def test_a_new_request_shows_on_the_next_run_despite_the_cache(
+    dashboard_env: Path, known_log_rows: list
+) -> None:
+    write_log(dashboard_env, known_log_rows)
+    app = run_dashboard()
+    assert {metric.label: metric.value for metric in app.metric}["Requests"] == "7"
+    app.run()  # same files: the cached reports
+    assert {metric.label: metric.value for metric in app.metric}["Requests"] == "7"
+    stamp = at(2, 30).strftime(TIMESTAMP_FORMAT)
+    row = ("late", stamp, 4, "/recommend", "v2", "[1, 2]", "[1.0, 0.5]", 2.0, 0, None)
+    conn = write_open(dashboard_env, row)
+    try:
+        app.run()
+    finally:
+        conn.close()
+    assert not app.exception
+    assert {metric.label: metric.value for metric in app.metric}["Requests"] == "8"

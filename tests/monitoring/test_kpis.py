@@ -81,8 +81,9 @@ def test_traffic_buckets_fill_empty_endpoints_with_zero(known_log: Path) -> None
     }
     point = next(p for p in report.traffic if p.bucket == at(0, 0) and p.endpoint == "/recommend")
     assert point.p50_ms == pytest.approx(1.5)
+    assert (point.p95_ms, point.p99_ms) == pytest.approx((1.95, 1.99))  # latencies 1.0 and 2.0
     empty = next(p for p in report.traffic if p.bucket == at(0, 0) and p.endpoint == "/popular")
-    assert empty.p50_ms is None
+    assert empty.p50_ms is None and empty.p95_ms is None
     assert sum(b.count for b in report.latency_histogram) == 7
 
 

@@ -182,11 +182,15 @@ async def popular(
 
 @router.get("/movies", response_model=MoviesResponse, responses=ERRORS)
 async def movies(recommender: RecommenderDep) -> MoviesResponse:
-    """The served catalogue: every movie with its year and genres (not logged: no ranking)."""
+    """The served catalogue: every movie with its year, genres and page (not logged: no ranking)."""
     return MoviesResponse(
         movies=[
             CatalogueMovie(
-                movie_id=item.movie_id, title=item.title, year=item.year, genres=item.genres
+                movie_id=item.movie_id,
+                title=item.title,
+                year=item.year,
+                genres=item.genres,
+                url=item.url,
             )
             for item in recommender.model.items
         ]

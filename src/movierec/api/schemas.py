@@ -119,6 +119,9 @@ class CatalogueMovie(BaseModel):
     title: str
     year: int | None = Field(description="Release year; null when unknown")
     genres: list[str]
+    url: str | None = Field(
+        None, description="A page about the movie (IMDb or TMDB); null when the dataset has none"
+    )
 
 
 class MoviesResponse(BaseModel):

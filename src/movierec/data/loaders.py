@@ -8,6 +8,11 @@
 | ml-1m, ml-10m                                   | `ratings.dat` / `movies.dat` (`::`)     |
 | ml-20m, ml-25m, ml-32m, ml-latest, ml-latest-small | `ratings.csv` / `movies.csv`        |
 
+Items carry a `url`, a page about the movie, where the dataset gives one (else missing). ml-100k's
+`u.item` links each movie to an IMDb title search of 1998, kept as today's IMDb search for the
+same text; the CSV releases' optional `links.csv` (movieId, imdbId, tmdbId) gives the IMDb
+title page, or the TMDB one for a movie without an imdbId. ml-1m and ml-10m link no page.
+
 Every reader uses pandas' C parser (these files reach 32M rows) and validates whole columns
 at once. Malformed rows (wrong field count, non-numeric ids, missing values, ratings outside
 0.5..5) are skipped, counted and reported per file; a file without one valid row is an error.
@@ -22,6 +27,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote_plus, unquote_plus, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -32,7 +38,7 @@ from movierec.data import DataError
 logger = logging.getLogger(__name__)
 
 RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
-ITEM_COLUMNS = ["movie_id", "title", "year", "genres"]
+ITEM_COLUMNS = ["movie_id", "title", "year", "genres", "url"]
 RATING_MIN, RATING_MAX = 0.5, 5.0
 NO_GENRES = "(no genres listed)"
 _EXTRA = "_extra_field"
@@ -59,6 +65,9 @@ ML100K_GENRES = (
 )
 # "Title (1995)", also "Title (2006-2007)" for series in ml-latest; the year is the first one.
 TITLE_YEAR = r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:[-\u2013]\d{4})?\)$"
+IMDB_SEARCH = "https://www.imdb.com/find/?q={}&s=tt"
+IMDB_TITLE = "https://www.imdb.com/title/tt{:07d}/"
+TMDB_MOVIE = "https://www.themoviedb.org/movie/{:d}"
 
 
 class DatasetFormatError(DataError):
@@ -70,7 +79,8 @@ class RawDataset:
     """One MovieLens release in canonical form.
 
     ratings: user_id, movie_id (int64), rating (float64), timestamp (int64, unix seconds).
-    items: movie_id (int64), title (str, without " (YYYY)"), year (Int64), genres (list[str]).
+    items: movie_id (int64), title (str, without " (YYYY)"), year (Int64), genres (list[str]),
+        url (str, missing where the dataset links no page).
     malformed_rows: rows skipped over both files.
     """
 
@@ -95,6 +105,7 @@ class _Layout:
     ratings: _Table
     items: _Table
     read_items: Callable[[_Table, Path], tuple[pd.DataFrame, int]]
+    links: _Table | None = None
 
 
 def _read_table(table: _Table, path: Path, names: list[str]) -> tuple[pd.DataFrame, int]:
@@ -227,6 +238,7 @@ def _item_frame(kept: pd.DataFrame, genres: list[list[str]]) -> pd.DataFrame:
             "title": title,
             "year": year,
             "genres": genres,
+            "url": pd.Series(pd.NA, index=kept.index, dtype="str"),
         }
     )
 
@@ -264,6 +276,41 @@ def _ml100k_genres(directory: Path) -> list[str]:
         ) from exc
 
 
+def imdb_search_url(legacy: object) -> str | None:
+    """u.item's IMDb link as today's IMDb title search for the same text; None without one.
+
+    The 1998 links encode the title in Latin-1 ("L%E9on+(1994)"); the new one in UTF-8.
+    """
+    if not isinstance(legacy, str):
+        return None
+    parts = urlsplit(legacy.strip())
+    if not parts.hostname or not parts.hostname.endswith("imdb.com"):
+        return None
+    text = unquote_plus(parts.query, encoding="latin-1").strip()
+    return IMDB_SEARCH.format(quote_plus(text)) if text else None
+
+
+def _read_links(table: _Table, directory: Path) -> pd.Series:
+    """links.csv as movie page URLs indexed by movie_id (IMDb first, else TMDB); rows without
+    an id are left out. Empty when the release has no links file."""
+    path = directory / table.file
+    if not path.is_file():
+        return pd.Series(dtype="str")
+    frame, wrong_width = _read_table(table, path, ["movie_id", "imdb_id", "tmdb_id"])
+    movie, imdb, tmdb = (_whole_numbers(frame[c]) for c in ("movie_id", "imdb_id", "tmdb_id"))
+    with np.errstate(invalid="ignore"):
+        valid = (movie >= 0) & (movie == np.floor(movie))
+        has_imdb, has_tmdb = imdb > 0, tmdb > 0
+    _report(path, wrong_width + int((~valid).sum()), len(frame) + wrong_width, "bad movie id")
+    keep = valid & (has_imdb | has_tmdb)
+    urls = [
+        IMDB_TITLE.format(int(i)) if on_imdb else TMDB_MOVIE.format(int(t))
+        for i, t, on_imdb in zip(imdb[keep], tmdb[keep], has_imdb[keep], strict=True)
+    ]
+    links = pd.Series(urls, index=movie[keep].astype(np.int64), dtype="str")
+    return links[~links.index.duplicated()]
+
+
 def _read_ml100k_items(table: _Table, directory: Path) -> tuple[pd.DataFrame, int]:
     """u.item: id|Title (Year)|release date|video date|url|one 0/1 flag per genre."""
     path = directory / table.file
@@ -281,6 +328,7 @@ def _read_ml100k_items(table: _Table, directory: Path) -> tuple[pd.DataFrame, in
         kept["release_date"].astype(str).str.extract(r"(\d{4})\s*$")[0], errors="coerce"
     ).astype("Int64")
     items["year"] = items["year"].fillna(released)
+    items["url"] = pd.Series([imdb_search_url(url) for url in kept["url"]], dtype="str")
     return items, skipped
 
 
@@ -303,6 +351,7 @@ _CSV = _Layout(
     ratings=_Table("ratings.csv", ",", "utf-8", header=True, quoted=True),
     items=_Table("movies.csv", ",", "utf-8", header=True, quoted=True),
     read_items=_read_genre_list_items,
+    links=_Table("links.csv", ",", "utf-8", header=True, quoted=True),
 )
 LAYOUTS: dict[str, _Layout] = {
     "ml-100k": _ML100K,
@@ -348,6 +397,8 @@ def load_dataset(name: str, dataset_dir: Path) -> RawDataset:
             )
     ratings, bad_ratings = _read_ratings(layout.ratings, dataset_dir)
     items, bad_items = layout.read_items(layout.items, dataset_dir)
+    if layout.links is not None:
+        items["url"] = items["movie_id"].map(_read_links(layout.links, dataset_dir)).astype("str")
     return RawDataset(
         ratings=ratings, items=items[ITEM_COLUMNS], malformed_rows=bad_ratings + bad_items
     )

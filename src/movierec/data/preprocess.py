@@ -6,7 +6,7 @@
 |------------------------------|------------------------------------------------------------|
 | interactions.csv             | user_id, movie_id, rating, timestamp, confidence           |
 | train.csv, val.csv, test.csv | the split of interactions.csv (same columns)               |
-| items.csv                    | movie_id, title, year, genres ("A|B"), movies in interactions |
+| items.csv                    | movie_id, title, year, genres ("A|B"), url; interacted movies |
 | user_mapping.json            | {"<user_id>": row} over interactions.csv, ids ascending    |
 | item_mapping.json            | {"<movie_id>": column} over interactions.csv, ids ascending |
 | report.json                  | `PreprocessReport`: every count, per split part            |
@@ -199,6 +199,7 @@ def _catalogue(items: pd.DataFrame, movie_ids: np.ndarray) -> tuple[pd.DataFrame
             "title": [f"Movie {m}" for m in missing],
             "year": pd.array([pd.NA] * len(missing), dtype="Int64"),
             "genres": [[] for _ in missing],
+            "url": pd.Series(pd.NA, index=range(len(missing)), dtype="str"),
         }
     )
     parts = [known, stubs] if len(stubs) else [known]
@@ -262,14 +263,17 @@ def _read_interactions(path: Path) -> pd.DataFrame:
 
 
 def read_items(path: Path) -> pd.DataFrame:
-    """items.csv back to canonical items (genres as lists, year as Int64)."""
+    """items.csv back to canonical items (genres as lists, year as Int64, url missing when
+    empty, as throughout a file written before items had a url)."""
     items = pd.read_csv(
         path,
-        dtype={"movie_id": "int64", "title": "str", "year": "Int64", "genres": "str"},
+        dtype={"movie_id": "int64", "title": "str", "year": "Int64", "genres": "str", "url": "str"},
         keep_default_na=False,
-        na_values={"year": [""]},
+        na_values={"year": [""], "url": [""]},
     )
     items["genres"] = [text.split("|") if text else [] for text in items["genres"]]
+    if "url" not in items:
+        items["url"] = pd.Series(pd.NA, index=items.index, dtype="str")
     return items[ITEM_COLUMNS]
 
 

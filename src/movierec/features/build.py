@@ -1,8 +1,9 @@
 """Item features: catalogue data, rating statistics, a popularity score and genre one-hot.
 
 `features_dir/item_features.csv` has one row per processed item (ascending movie_id):
-movie_id, title, year, genres ("A|B"), n_ratings, mean_rating, popularity, then one 0/1
-`genre_<name>` column per genre (names as in the dataset, sorted).
+movie_id, title, year, genres ("A|B"), url (a page about the movie, empty when the dataset
+links none), n_ratings, mean_rating, popularity, then one 0/1 `genre_<name>` column per genre
+(names as in the dataset, sorted).
 
 Statistics come from the TRAIN part only, so nothing about validation or test leaks into
 features. `mean_rating` of an item without training ratings is the global train mean.
@@ -50,7 +51,8 @@ def popularity_score(n_ratings: np.ndarray, rating_sum: np.ndarray) -> np.ndarra
 
 
 def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
-    """Features of every item in `items` (movie_id, title, year, genres) from `train` ratings."""
+    """Features of every item in `items` (movie_id, title, year, genres, optional url) from
+    `train` ratings."""
     catalogue = items.sort_values("movie_id").reset_index(drop=True)
     genres = _genre_lists(catalogue["genres"])
     stats = train.groupby("movie_id")["rating"].agg(["size", "sum"])
@@ -66,6 +68,7 @@ def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFram
             "title": catalogue["title"].to_numpy(),
             "year": catalogue["year"].astype("Int64").to_numpy(),
             "genres": ["|".join(names) for names in genres],
+            "url": catalogue["url"].to_numpy() if "url" in catalogue else None,
             "n_ratings": n_ratings,
             "mean_rating": mean_rating,
             "popularity": popularity_score(n_ratings, rating_sum),

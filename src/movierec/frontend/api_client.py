@@ -56,13 +56,15 @@ class _Schema(BaseModel):
 
 
 class Movie(_Schema):
-    """One recommended movie, as the API describes it."""
+    """One movie, as the API describes it; `url` is its page (IMDb, TMDB) where the catalogue
+    links one (`GET /movies`)."""
 
     movie_id: int
     title: str
     score: float | None = None
     year: int | None = None
     genres: list[str] = Field(default_factory=list)
+    url: str | None = None
 
 
 class Health(_Schema):

@@ -13,18 +13,21 @@ from movierec.frontend.api_client import ApiClient, ApiError, ModelDescription, 
 
 @dataclass
 class Catalogue:
-    """Every movie the model can recommend, with the genres and years they span."""
+    """Every movie the model can recommend, with the genres and years they span and the
+    movies' pages (movie_id -> url) where the dataset links one."""
 
     movies: list[Movie]
     source: str
     genres: list[str] = field(init=False)
     years: tuple[int, int] | None = field(init=False)
+    links: dict[int, str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.movies = sorted(self.movies, key=lambda m: m.title.casefold())
         self.genres = sorted({g for m in self.movies for g in m.genres})
         years = [m.year for m in self.movies if m.year is not None]
         self.years = (min(years), max(years)) if years else None
+        self.links = {m.movie_id: m.url for m in self.movies if m.url}
 
 
 def load_catalogue(client: ApiClient) -> Catalogue:

@@ -1,7 +1,8 @@
 """Pieces shared by the pages: the API client of the session, status badge and movie cards.
 
 Cards are plain HTML in a CSS grid (`st.html`), so they wrap from several columns on a
-laptop to one column in a narrow window; every piece of text is HTML-escaped.
+laptop to one column in a narrow window; every piece of text is HTML-escaped. A card's title
+links to the movie's page (IMDb, TMDB) where the served catalogue has one.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import html
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -66,6 +68,10 @@ STYLES = """
 .mr-body {padding: 0.7rem 0.9rem 0.85rem 0.9rem; display: flex; flex-direction: column;
   gap: 0.45rem; flex: 1;}
 .mr-title {font-weight: 700; font-size: 1.02rem; line-height: 1.3;}
+.mr-title a {color: inherit; text-decoration: none;}
+.mr-title a:hover {text-decoration: underline;}
+.mr-link {font-size: 0.78rem; font-weight: 600; text-decoration: none; opacity: 0.8;}
+.mr-link:hover {text-decoration: underline; opacity: 1;}
 .mr-year {opacity: 0.65; font-weight: 500;}
 .mr-chips {display: flex; flex-wrap: wrap; gap: 0.3rem;}
 .mr-chip {font-size: 0.74rem; padding: 0.12rem 0.5rem; border-radius: 999px;
@@ -166,12 +172,25 @@ def _style(genre: str | None) -> tuple[str, int]:
     return GENRE_STYLES.get(genre, (DEFAULT_STYLE[0], zlib.crc32(genre.encode()) % 360))
 
 
+def link_label(url: str) -> str | None:
+    """What a movie page link leads to ("IMDb", "Find on IMDb", "TMDB", "Movie page"); None
+    for anything but an http(s) address, which a card never links."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.hostname.endswith("imdb.com"):
+        return "Find on IMDb" if parts.path.startswith("/find") else "IMDb"
+    if parts.hostname.endswith("themoviedb.org"):
+        return "TMDB"
+    return "Movie page"
+
+
 def _card(
     movie: Movie,
     rank: int | None,
     top_score: float,
     seed: bool = False,
-    label: str = "score",
+    label: str = "match",
     notes: Sequence[str] = (),
 ) -> str:
     icon, hue = _style(movie.genres[0] if movie.genres else None)
@@ -183,12 +202,19 @@ def _card(
         f'<span class="mr-chip" style="--hue: {_style(g)[1]}">{html.escape(g)}</span>'
         for g in movie.genres
     )
+    title = html.escape(display_title(movie.title))
+    site = link_label(movie.url) if movie.url else None
+    page = ""
+    if movie.url and site:
+        href = f'href="{html.escape(movie.url)}" target="_blank" rel="noopener noreferrer"'
+        title = f'<a {href} title="{site}">{title}</a>'
+        page = f'<a class="mr-link" {href}>{site} ↗</a>'
     score = ""
     if movie.score is not None:
         width = 100.0 * movie.score / top_score if top_score > 0 else 0.0
         width = max(4.0, min(100.0, width))
         score = (
-            f'<div class="mr-score" title="{label}">{label} {movie.score:.3g}'
+            f'<div class="mr-score" title="{label} {movie.score:.3g}">{label}'
             f'<div class="mr-bar"><span style="width: {width:.0f}%"></span></div></div>'
         )
     why = "".join(f'<div class="mr-why">{html.escape(note)}</div>' for note in notes)
@@ -196,33 +222,55 @@ def _card(
     return (
         f'<div class="{classes}" style="--hue: {hue}" data-movie-id="{movie.movie_id}">'
         f'<div class="mr-banner">{badge}<span class="mr-icon">{icon}</span></div>'
-        f'<div class="mr-body"><div class="mr-title">{html.escape(display_title(movie.title))}'
-        f'{year}</div><div class="mr-chips">{chips}</div>{why}{score}</div></div>'
+        f'<div class="mr-body"><div class="mr-title">{title}{year}</div>'
+        f'<div class="mr-chips">{chips}</div>{why}{page}{score}</div></div>'
     )
+
+
+def _catalogue_links() -> Mapping[int, str]:
+    """movie_id -> page of the served catalogue; empty when the catalogue cannot be read."""
+    try:
+        return current_catalogue().links
+    except (ApiError, ConfigError):
+        return {}
+
+
+def _linked(movies: Sequence[Movie]) -> list[Movie]:
+    """The movies with their page from the catalogue where the answer did not carry one."""
+    links = _catalogue_links()
+    return [
+        (
+            movie.model_copy(update={"url": links[movie.movie_id]})
+            if movie.url is None and movie.movie_id in links
+            else movie
+        )
+        for movie in movies
+    ]
 
 
 def movie_cards(
     movies: Sequence[Movie],
     ranked: bool = True,
-    label: str = "score",
+    label: str = "match",
     notes: Sequence[Sequence[str]] | None = None,
 ) -> None:
-    """Show movies as a wrapping grid of cards: title, year, genre chips, `label`led score
-    (the model's score, or "popularity" where the ranking is by popularity) and, when
-    given, lines of `notes` per movie (such as why it is there)."""
+    """Show movies as a wrapping grid of cards: title (linked to the movie's page), year,
+    genre chips, a bar of the `label`led score relative to the best one ("match" for the
+    model's ranking, "popularity" where the ranking is by popularity) and, when given, lines
+    of `notes` per movie (such as why it is there)."""
     scores = [m.score for m in movies if m.score is not None]
     top = max(scores) if scores else 0.0
     lines = notes if notes is not None else [()] * len(movies)
     cards = "".join(
         _card(movie, rank if ranked else None, top, label=label, notes=movie_notes)
-        for rank, (movie, movie_notes) in enumerate(zip(movies, lines, strict=True), 1)
+        for rank, (movie, movie_notes) in enumerate(zip(_linked(movies), lines, strict=True), 1)
     )
     st.html(f'<div class="mr-grid">{cards}</div>')
 
 
 def seed_card(movie: Movie) -> None:
     """Show the movie the similar movies were found for, highlighted."""
-    st.html(f'<div class="mr-grid">{_card(movie, None, 0.0, seed=True)}</div>')
+    st.html(f'<div class="mr-grid">{_card(_linked([movie])[0], None, 0.0, seed=True)}</div>')
 
 
 def show_error(error: ApiError) -> None:

@@ -14,6 +14,8 @@ from movierec.monitoring.replay_eval import ReplayReport
 
 ENDPOINTS = ["/recommend", "/similar", "/popular"]
 PALETTE = ["#4C78A8", "#F58518", "#54A24B"]
+PERCENTILES = ("p50", "p95", "p99")
+PERCENTILE_COLOURS = ["#9ECAE9", "#4C78A8", "#E45756"]  # p99, the alerting one, in red
 HEIGHT = 260
 
 
@@ -22,7 +24,7 @@ def _endpoint_colour(title: str = "endpoint") -> alt.Color:
         "endpoint:N",
         title=title,
         scale=alt.Scale(domain=ENDPOINTS, range=PALETTE),
-        legend=alt.Legend(orient="top"),
+        legend=alt.Legend(orient="top", labelLimit=0),
     )
 
 
@@ -60,24 +62,34 @@ def traffic_chart(report: KpiReport) -> alt.Chart:
 
 
 def latency_chart(report: KpiReport) -> alt.Chart:
-    """p50 (solid) and p99 (dashed) latency per bucket and endpoint."""
+    """p50, p95 and p99 latency per bucket on a log scale, one line per percentile, for the
+    endpoint picked in the chart's own select box (/recommend first)."""
     frame = pd.DataFrame([point.model_dump() for point in report.traffic])
     long = frame.melt(
         id_vars=["bucket", "endpoint"],
-        value_vars=["p50_ms", "p99_ms"],
+        value_vars=[f"{name}_ms" for name in PERCENTILES],
         var_name="percentile",
         value_name="latency_ms",
     )  # empty buckets stay null so that lines break over gaps in traffic
     long["percentile"] = long["percentile"].str.removesuffix("_ms")
+    served = set(long["endpoint"])
+    options = [e for e in ENDPOINTS if e in served] + sorted(served - set(ENDPOINTS))
+    endpoint = alt.param(
+        name="endpoint",
+        value=options[0],
+        bind=alt.binding_select(options=options, name="endpoint "),
+    )
     return (
         alt.Chart(long, height=HEIGHT)
         .mark_line(point=alt.OverlayMarkDef(size=18))
         .encode(
             x=_time_axis(report),
-            y=alt.Y("latency_ms:Q", title="latency (ms)"),
-            color=_endpoint_colour(),
-            strokeDash=alt.StrokeDash(
-                "percentile:N", title="percentile", legend=alt.Legend(orient="right")
+            y=alt.Y("latency_ms:Q", title="latency (ms, log scale)", scale=alt.Scale(type="log")),
+            color=alt.Color(
+                "percentile:N",
+                title="percentile",
+                scale=alt.Scale(domain=list(PERCENTILES), range=PERCENTILE_COLOURS),
+                legend=alt.Legend(orient="top", labelLimit=0),
             ),
             tooltip=[
                 alt.Tooltip("bucket:T", title="bucket", format="%H:%M:%S"),
@@ -86,6 +98,8 @@ def latency_chart(report: KpiReport) -> alt.Chart:
                 alt.Tooltip("latency_ms:Q", title="latency (ms)", format=".2f"),
             ],
         )
+        .add_params(endpoint)
+        .transform_filter(alt.datum.endpoint == endpoint)
     )
 
 
@@ -126,7 +140,7 @@ def fallback_chart(report: KpiReport) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("share:Q", title="share of /recommend requests", axis=alt.Axis(format="%")),
-            y=alt.Y("path:N", title=None, sort="-x"),
+            y=alt.Y("path:N", title=None, sort="-x", axis=alt.Axis(labelLimit=0)),
             color=alt.condition(
                 alt.datum.path == "personalised", alt.value(PALETTE[0]), alt.value("#E45756")
             ),
@@ -167,7 +181,7 @@ def versions_chart(report: KpiReport) -> alt.Chart:
         .mark_bar(color=PALETTE[0], size=28)
         .encode(
             x=alt.X("requests:Q", title="requests"),
-            y=alt.Y("version:N", title=None, sort="-x"),
+            y=alt.Y("version:N", title=None, sort="-x", axis=alt.Axis(labelLimit=0)),
             tooltip=["version:N", "requests:Q"],
         )
     )
@@ -191,7 +205,9 @@ def replay_chart(report: ReplayReport) -> alt.Chart:
     )
     bars = base.mark_bar().encode(
         y=alt.Y("online:Q", title="online value (replay)", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("version:N", title="model version", legend=alt.Legend(orient="top")),
+        color=alt.Color(
+            "version:N", title="model version", legend=alt.Legend(orient="top", labelLimit=0)
+        ),
         tooltip=[
             "version:N",
             "metric:N",

@@ -5,16 +5,23 @@ settings (`monitoring.log_db`, env `MOVIEREC_MONITORING__LOG_DB`), the productio
 the catalogue size and offline metrics, and the held-out split for the replay evaluation.
 Streamlit executes this file as `__main__` (both `streamlit run` and `AppTest.from_file`), so
 the page is built by `main()` under the usual guard and importing the module does nothing.
+
+The KPI and replay reports are cached across sessions and reruns for a short while, keyed on
+the files they read (size and modification time of the log, its write-ahead log, the bundle
+and the split): a write to any of them is a new key, so a cached report is never stale. A
+window starts on a bucket boundary, so that its reruns share a key too.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from movierec.config import Settings, load_settings
+from movierec.artifacts import ITEM_MAPPING, METRICS, MODEL_METADATA
+from movierec.config import Settings, Thresholds, load_settings
 from movierec.monitoring import charts
 from movierec.monitoring.bundle_info import catalogue_size
 from movierec.monitoring.kpis import RECOMMEND, KpiReport, auto_bucket, compute_kpis
@@ -29,6 +36,9 @@ WINDOWS: dict[str, timedelta | None] = {
     "All time": None,
 }
 AUTO_REFRESH_S = 10
+CACHE_TTL_S = 60
+KPI_CARDS_PER_ROW = 3  # wide enough for "1,234,567" or "123.4 ms" at any window width
+FileVersions = tuple[tuple[int, int], ...]
 REPLAY_NOTES = """
 **{evaluated}** of {logged} logged /recommend answers come from **{users}** held-out users.
 
@@ -57,8 +67,52 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "n/a" if value is None else pattern.format(value)
 
 
+def file_versions(*paths: Path) -> FileVersions:
+    """(modification time in ns, size) of each file, (0, 0) for a missing one."""
+    versions = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            versions.append((0, 0))
+        else:
+            versions.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(versions)
+
+
+def log_files(log_db: Path) -> tuple[Path, Path]:
+    """The request log and its write-ahead log, where SQLite keeps the latest writes."""
+    return log_db, log_db.with_name(f"{log_db.name}-wal")
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def cached_kpis(
+    log_db: Path,
+    since: datetime | None,
+    model_dir: Path,
+    thresholds: Thresholds,
+    bucket: str,
+    versions: FileVersions,
+) -> KpiReport:
+    """`compute_kpis` over the window from `since`; `versions` is only the cache key."""
+    return compute_kpis(log_db, since, None, catalogue_size(model_dir), thresholds, bucket)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def cached_replay(
+    log_db: Path,
+    test_path: Path,
+    k: int,
+    model_dir: Path,
+    since: datetime | None,
+    versions: FileVersions,
+) -> ReplayReport:
+    """`replay_evaluate` over the window from `since`; `versions` is only the cache key."""
+    return replay_evaluate(log_db, test_path, k, model_dir, since=since)
+
+
 def kpi_cards(report: KpiReport) -> None:
-    """The row of headline numbers."""
+    """The headline numbers, in rows of `KPI_CARDS_PER_ROW` cards."""
     latency = {row.endpoint: row for row in report.latency}.get(RECOMMEND)
     p50 = latency.p50_ms if latency is not None else None
     p99 = latency.p99_ms if latency is not None else None
@@ -78,8 +132,10 @@ def kpi_cards(report: KpiReport) -> None:
             f"{report.distinct_recommended} of {report.n_items or 'n/a'} movies recommended",
         ),
     )
-    for column, (label, value, help_text) in zip(st.columns(len(cards)), cards, strict=True):
-        column.metric(label, value, help=help_text, border=True)
+    for start in range(0, len(cards), KPI_CARDS_PER_ROW):
+        row = cards[start : start + KPI_CARDS_PER_ROW]
+        for column, (label, value, help_text) in zip(st.columns(len(row)), row, strict=True):
+            column.metric(label, value, help=help_text, border=True)
 
 
 def alerts_panel(report: KpiReport) -> None:
@@ -123,14 +179,11 @@ def replay_panel(settings: Settings, since: datetime | None) -> None:
         "Logged /recommend answers of held-out users, scored against what those users watched "
         "in the test period; offline values are the production model's evaluation."
     )
+    log_db, model_dir = settings.monitoring.log_db, settings.serving.model_dir
+    test_path = settings.data.processed_dir / "test.csv"
+    read = (*log_files(log_db), test_path, model_dir / MODEL_METADATA, model_dir / METRICS)
     try:
-        report = replay_evaluate(
-            settings.monitoring.log_db,
-            settings.data.processed_dir / "test.csv",
-            k,
-            settings.serving.model_dir,
-            since=since,
-        )
+        report = cached_replay(log_db, test_path, k, model_dir, since, file_versions(*read))
     except ReplayError as exc:
         st.info(f"Replay evaluation unavailable: {exc}")
         return
@@ -168,24 +221,18 @@ def replay_panel(settings: Settings, since: datetime | None) -> None:
 
 def report_body(settings: Settings, window: str) -> None:
     """Everything below the title, for the chosen window."""
-    log_db = settings.monitoring.log_db
+    log_db, model_dir = settings.monitoring.log_db, settings.serving.model_dir
     span = time_span(log_db)
     length = WINDOWS[window]
     now = datetime.now(UTC).replace(tzinfo=None)
-    since = now - length if length is not None else None
-    if span is None or (since is not None and span[1] < since):
+    if span is None or (length is not None and span[1] < now - length):
         where = "yet" if span is None else f"in the {window.lower()}"
         st.info(NO_TRAFFIC.format(where=where, log_db=log_db), icon=":material/info:")
         return
     bucket = auto_bucket(pd.Timedelta(length or max(span[1] - span[0], timedelta(seconds=1))))
-    report = compute_kpis(
-        log_db,
-        since,
-        None,
-        catalogue_size(settings.serving.model_dir),
-        settings.monitoring.thresholds,
-        bucket,
-    )
+    since = pd.Timestamp(now - length).floor(bucket).to_pydatetime() if length else None
+    read = file_versions(*log_files(log_db), model_dir / ITEM_MAPPING)
+    report = cached_kpis(log_db, since, model_dir, settings.monitoring.thresholds, bucket, read)
     versions = ", ".join(report.model_versions)
     st.caption(
         f"{window}: {report.first_request:%Y-%m-%d %H:%M:%S} → "

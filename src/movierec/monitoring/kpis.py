@@ -5,7 +5,7 @@ Definitions (all over the requests logged in `since <= timestamp < until`):
 - latency percentiles: per endpoint, numpy's default 'linear' method (`np.percentile`), i.e.
   the value at rank `q/100 * (n - 1)` of the sorted latencies, interpolated between neighbours;
 - traffic: requests per endpoint per time bucket (`bucket` is a pandas offset such as `1min`;
-  buckets without requests count 0), with that bucket's p50/p99 latency;
+  buckets without requests count 0), with that bucket's p50/p95/p99 latency;
 - fallback rate: share of /recommend requests answered by the cold-start fallback, overall
   and per `fallback_reason` (the only personalised endpoint is the only one that falls back);
 - coverage: distinct movie ids recommended by /recommend divided by the catalogue size;
@@ -67,6 +67,7 @@ class TrafficPoint(BaseModel):
     endpoint: str
     requests: int
     p50_ms: float | None
+    p95_ms: float | None
     p99_ms: float | None
 
 
@@ -171,6 +172,7 @@ def _traffic(frame: pd.DataFrame, bucket: str) -> list[TrafficPoint]:
         {
             "requests": grouped.size(),
             "p50_ms": grouped.quantile(0.5),
+            "p95_ms": grouped.quantile(0.95),
             "p99_ms": grouped.quantile(0.99),
         }
     )

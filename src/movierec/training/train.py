@@ -28,6 +28,7 @@ from rich.table import Table
 
 from movierec.artifacts import METRICS, ArtifactBundle, ItemRecord, ModelMetadata, write_json
 from movierec.config import Settings, TrainingSettings
+from movierec.data.loaders import ITEM_COLUMNS
 from movierec.data.mappings import IdMapping, interaction_matrix
 from movierec.data.preprocess import PART_FILES, load_processed
 from movierec.features.build import FEATURES_FILE
@@ -205,8 +206,8 @@ def _items(settings: Settings, items: IdMapping) -> list[ItemRecord]:
         raise TrainingError(f"{path} not found: run `movierec features` first")
     features = pd.read_csv(
         path,
-        usecols=["movie_id", "title", "year", "genres"],
-        dtype={"movie_id": "int64", "title": "str", "year": "Int64", "genres": "str"},
+        usecols=lambda column: column in ITEM_COLUMNS,
+        dtype={"movie_id": "int64", "title": "str", "year": "Int64", "genres": "str", "url": "str"},
         keep_default_na=False,
         na_values={"year": [""]},
     ).set_index("movie_id")
@@ -217,15 +218,17 @@ def _items(settings: Settings, items: IdMapping) -> list[ItemRecord]:
             "older than the processed data; run `movierec features` again"
         )
     rows = features.loc[items.ids]
+    urls = rows["url"] if "url" in rows else [""] * len(rows)  # features from before urls
     return [
         ItemRecord(
             movie_id=int(movie_id),
             title=str(title),
             year=None if pd.isna(year) else int(year),
             genres=[g for g in str(genres).split("|") if g],
+            url=url or None,
         )
-        for movie_id, title, year, genres in zip(
-            rows.index, rows["title"], rows["year"], rows["genres"], strict=True
+        for movie_id, title, year, genres, url in zip(
+            rows.index, rows["title"], rows["year"], rows["genres"], urls, strict=True
         )
     ]
 
@@ -270,10 +273,12 @@ def build_bundle(
 
 
 def _summary(result: CandidateResult) -> dict[str, Any]:
-    """Metric means of one candidate, for MLflow and `model_metadata.json`."""
+    """Metric means of one candidate for `model_metadata.json`, with the test metrics' 95%
+    bootstrap intervals as [low, high]."""
     return {
         "validation": {k: v.mean for k, v in result.validation.metrics.items()},
         "test": {k: v.mean for k, v in result.test.metrics.items()},
+        "test_intervals": {k: [v.ci_low, v.ci_high] for k, v in result.test.metrics.items()},
         "validation_users": result.validation.n_users,
         "test_users": result.test.n_users,
     }
@@ -354,7 +359,10 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
             dataset=data.dataset,
             split_strategy=data.split_strategy,
             hyperparameters=candidates[winner].params,
-            metrics=_summary(candidates[winner]),
+            metrics={
+                **_summary(candidates[winner]),
+                "baseline": {"model_kind": "popularity", **_summary(candidates["popularity"])},
+            },
             n_users=0,
             n_items=0,
             embedding_dim=0,

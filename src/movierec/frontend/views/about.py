@@ -1,4 +1,5 @@
-"""About page: API health, the served model, its offline metrics and links to the API docs.
+"""About page: API health, the served model and how well it recommends (beside the popular
+movies), its MLflow page and links to the API docs.
 
 A Streamlit page script, run by `st.navigation` in `app.py`.
 """
@@ -13,8 +14,18 @@ import pandas as pd
 import streamlit as st
 
 from movierec.config import load_settings
-from movierec.frontend.api_client import ApiClient, ApiError, Health
+from movierec.frontend.api_client import ApiClient, ApiError, Health, ModelDescription
 from movierec.frontend.components import current_client, current_model_description, show_error
+from movierec.frontend.evaluation import (
+    HEADLINE,
+    algorithm_name,
+    comparison,
+    comparison_chart,
+    comparison_table,
+    dataset_name,
+    mlflow_version_url,
+    split_description,
+)
 
 
 def humanize_seconds(seconds: float) -> str:
@@ -113,38 +124,67 @@ def health_section(client: ApiClient) -> Health | None:
     return health
 
 
-def model_section() -> None:
-    """What the served model is and how it scored offline."""
+def evaluation_section(description: ModelDescription) -> None:
+    """How the served model scored on held-out ratings, beside the most-popular baseline."""
+    frame = comparison(description.metrics, description.model_kind)
+    if frame.empty:
+        st.info("No test results were recorded for this model.")
+        return
+    users = description.metrics.get("test_users")
+    who = f"{users:,} users" if isinstance(users, int) else "some users"
+    held_back = split_description(description.split_strategy)
+    st.markdown(
+        f"We held {held_back} of {who} back from training, then asked for 10 movies for each "
+        "of them: the scores say how many of the movies they went on to rate are among the 10, "
+        "and how near the top. Everyone getting the most popular movies is the yardstick."
+    )
+    left, right = st.columns([1, 1], gap="large")
+    left.dataframe(comparison_table(frame), width="stretch")
+    left.caption(
+        " · ".join(f"**{label}**: {meaning}" for label, meaning in HEADLINE.values())
+        + ". In brackets: the 95% interval; where two intervals overlap, the difference "
+        "may be chance."
+    )
+    right.altair_chart(comparison_chart(frame), width="stretch")
+
+
+def model_section(mlflow_url: str) -> None:
+    """What the served model is, how it scored offline, and where MLflow shows it."""
     st.subheader("Model", anchor=False)
     description = current_model_description()
     if description is None:
         st.info("The model's description is not available (no model exported yet).")
         return
     facts = {
-        "Algorithm": description.model_kind or description.model_name,
-        "Registered as": description.model_name if description.model_kind else "",
+        "Algorithm": algorithm_name(description.model_kind) or description.model_name,
         "Trained": humanize_timestamp(description.trained_at),
-        "Dataset": description.dataset,
-        "Split": description.split_strategy,
+        "Ratings": dataset_name(description.dataset),
     }
     st.markdown(" · ".join(f"**{key}:** {value}" for key, value in facts.items() if value))
+    if description.model_name and description.version:
+        link = mlflow_version_url(mlflow_url, description.model_name, description.version)
+        st.markdown(
+            f"Registered as **{description.model_name}** version **{description.version}**: "
+            f"[open it in MLflow]({link}) for its parameters, runs and artifacts."
+        )
+    st.subheader("How good are the recommendations?", anchor=False)
+    evaluation_section(description)
     table = metrics_table(description.metrics)
     if table.empty:
-        st.info("No offline metrics were recorded for this model.")
         return
-    st.markdown("**Offline evaluation** (mean over the evaluated users)")
-    users = {
-        name.removesuffix("_users"): value
-        for name, value in description.metrics.items()
-        if name.endswith("_users") and isinstance(value, int)
-    }
-    if users:
-        st.caption(" · ".join(f"{split}: {count:,} users" for split, count in users.items()))
-    st.dataframe(
-        table,
-        height="content",  # every metric in view, no scrolling inside the table
-        column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns},
-    )
+    with st.expander("Every offline metric (mean over the evaluated users)"):
+        users = {
+            name.removesuffix("_users"): value
+            for name, value in description.metrics.items()
+            if name.endswith("_users") and isinstance(value, int)
+        }
+        if users:
+            st.caption(" · ".join(f"{split}: {count:,} users" for split, count in users.items()))
+        st.dataframe(
+            table,
+            height="content",  # every metric in view, no scrolling inside the table
+            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns},
+        )
 
 
 def render() -> None:
@@ -157,7 +197,7 @@ def render() -> None:
     client = current_client()
     health = health_section(client)
     if health is not None:
-        model_section()
+        model_section(load_settings().frontend.mlflow_url)
     st.subheader("API", anchor=False)
     public_url = load_settings().frontend.public_api_url
     st.markdown(

@@ -30,26 +30,27 @@ def parse_user_id(text: str) -> int:
 
 
 def fallback_notice(answer: Recommendations) -> str:
-    """Explain in words why the answer is not personalised."""
+    """Explain in a movie-goer's words why the answer is not (only) personal picks."""
     if answer.fallback_reason == "unknown_user":
         return (
-            f"User {answer.user_id} is not among the users the model was trained on, so these "
-            "are the most popular movies (matching your filters) instead of personal picks."
+            f"We have no ratings from user {answer.user_id} yet, so these are the most popular "
+            "movies (matching your filters) instead of personal picks."
         )
     if answer.fallback_reason == "insufficient_candidates":
         return (
-            f"Few movies match these filters for user {answer.user_id}, so the model's picks "
+            f"Few movies match these filters for user {answer.user_id}, so the personal picks "
             "are topped up with popular movies. Widen the filters for more personal picks."
         )
-    reason = (answer.fallback_reason or "unspecified").replace("_", " ")
     return (
-        f"These are not only personal picks for user {answer.user_id} (reason: {reason}); "
-        "popular movies fill the list."
+        f"Not all of these are personal picks for user {answer.user_id}: popular movies fill "
+        "the list."
     )
 
 
-def query_form(catalogue: Catalogue | None) -> None:
-    """The inputs; a submitted, valid query is kept in the session so results survive reruns."""
+def query_form(catalogue: Catalogue | None) -> str | None:
+    """The inputs; a submitted, valid query is kept in the session so results survive reruns.
+
+    Returns the message for an invalid user id (the query is then forgotten), else None."""
     with st.form("personalized"):
         user_column, k_column, seen_column = st.columns([1, 2, 1.2], vertical_alignment="bottom")
         user_text = user_column.text_input(
@@ -73,13 +74,12 @@ def query_form(catalogue: Catalogue | None) -> None:
             "Recommend", type="primary", icon=":material/auto_awesome:"
         )
     if not submitted:
-        return
+        return None
     try:
         user_id = parse_user_id(user_text)
     except ValueError as exc:
         st.session_state.pop(QUERY_KEY, None)
-        st.error(str(exc), icon=":material/front_hand:")
-        return
+        return str(exc)
     full_range = catalogue.years if catalogue else None
     st.session_state[QUERY_KEY] = {
         "user_id": user_id,
@@ -89,6 +89,7 @@ def query_form(catalogue: Catalogue | None) -> None:
         "year_min": years[0] if years and full_range and years[0] > full_range[0] else None,
         "year_max": years[1] if years and full_range and years[1] < full_range[1] else None,
     }
+    return None
 
 
 def results() -> None:
@@ -107,16 +108,17 @@ def results() -> None:
         return
     if answer.is_fallback:
         st.warning(fallback_notice(answer), icon=":material/ac_unit:")
-    if answer.fallback_reason == "unknown_user":
+    unknown_user = answer.fallback_reason == "unknown_user"
+    if unknown_user:
         st.subheader("Popular picks", anchor=False)
+        st.caption("Most popular first")
     else:
         st.subheader(f"Picked for user {answer.user_id}", anchor=False)
-        st.caption(f"Model `{answer.model_version}` · best match first")
+        st.caption("Best match first, from the movies this user rated")
     if not answer.recommendations:
         st.info("No movie matches these filters: widen the years or pick other genres.")
         return
-    unknown_user = answer.fallback_reason == "unknown_user"
-    movie_cards(answer.recommendations, label="popularity" if unknown_user else "score")
+    movie_cards(answer.recommendations, label="popularity" if unknown_user else "match")
 
 
 def render() -> None:
@@ -129,7 +131,10 @@ def render() -> None:
         catalogue: Catalogue | None = current_catalogue()
     except ApiError:
         catalogue = None
-    query_form(catalogue)
+    invalid = query_form(catalogue)
+    if invalid is not None:  # one message: no results hint below it
+        st.error(invalid, icon=":material/front_hand:")
+        return
     results()
 
 

@@ -35,8 +35,6 @@ def render() -> None:
         return
     heading = "Most popular movies" if genre == ALL_GENRES else f"Most popular in {genre}"
     st.subheader(heading, anchor=False)
-    if answer.source:
-        st.caption(f"Source: {answer.source}")
     if not answer.recommendations:
         st.info("No movie of this genre is in the catalogue.")
         return
