@@ -14,10 +14,10 @@ def _training_errors() -> tuple[type[Exception], ...]:
     from movierec.config import ConfigError
     from movierec.data import DataError
     from movierec.models import ModelError
+    from movierec.training import TrainingError
     from movierec.training.evaluate import EvaluationError
     from movierec.training.export import ExportError
-    from movierec.training.mlflow_utils import RegistryError
-    from movierec.training.train import TrainingError
+    from movierec.training.registry import RegistryError
 
     return (
         ConfigError,
@@ -33,18 +33,24 @@ def _training_errors() -> tuple[type[Exception], ...]:
 
 @app.command()
 def train() -> None:
-    """Train and evaluate every candidate, register the winner, gate it and export production."""
+    """Train and evaluate every candidate, register the winner, gate the production alias."""
     from rich.console import Console
 
     from movierec.config import get_settings
-    from movierec.training.train import print_report
+    from movierec.training.report import print_report
     from movierec.training.train import train as run_training
 
     try:
-        report = run_training(get_settings())
+        settings = get_settings()
+        report = run_training(settings)
     except _training_errors() as exc:
         raise _error_exit(exc) from None
     print_report(report, Console())
+    if report.production_version is not None:
+        typer.echo(
+            f"production is version {report.production_version}: `movierec export` puts it in "
+            f"{settings.training.export_dir}"
+        )
 
 
 @app.command()
@@ -72,7 +78,7 @@ def pipeline(
     from movierec.config import get_settings
     from movierec.system import has_production_model
     from movierec.training.pipeline import run_pipeline
-    from movierec.training.train import print_report
+    from movierec.training.report import print_report
 
     try:
         settings = get_settings()
@@ -84,5 +90,8 @@ def pipeline(
         raise _error_exit(exc) from None
     if report.training is not None:
         print_report(report.training, Console())
+        typer.echo(
+            f"production version {report.training.production_version} in {report.export_dir}"
+        )
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.stage_seconds.items())
     typer.echo(f"pipeline done in {report.total_seconds:.1f} s ({stages})")
