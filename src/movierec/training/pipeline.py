@@ -1,8 +1,9 @@
 """The whole offline pipeline, timed stage by stage: download, process, features, train, export.
 
-Training registers and gates the winner; the export stage then puts the version holding the
-`production` alias in `training.export_dir` (when the gate refused the first model ever
-trained, no version holds it and export says so).
+The dataset is fetched and verified by the download stage only; the process stage reads the
+directory it returns. Training registers and gates the winner; the export stage then puts
+the version holding the `production` alias in `training.export_dir` (when the gate refused
+the first model ever trained, no version holds it and export says so).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def run_pipeline(settings: Settings, console: Console | None = None) -> Pipeline
         console.print(f"{stage}: {report.stage_seconds[stage]:.1f} s")
         return result
 
-    timed("download", lambda: download_dataset(settings.data))
-    timed("process", lambda: run_preprocess(settings.data))
+    dataset_dir = timed("download", lambda: download_dataset(settings.data))
+    timed("process", lambda: run_preprocess(settings.data, dataset_dir))
     timed("features", lambda: run_build_features(settings.data))
     report.training = timed("train", lambda: train(settings, console))
     report.export_dir = timed("export", lambda: export_production(settings))
