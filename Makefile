@@ -29,7 +29,7 @@ process-data: setup ## Clean, filter, convert to implicit and split
 build-features: setup ## Item features (genres, year, popularity)
 	$(MOVIEREC) features
 
-train: setup ## Train, evaluate and register every candidate; writes models/production/metrics.json
+train: setup ## Train, evaluate and register every candidate; the gate moves the production alias
 	$(MOVIEREC) train
 
 export: setup ## Export the production model version to models/production/
