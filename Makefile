@@ -38,7 +38,7 @@ process-data: setup $(PROCESSED) ## Clean, filter, convert to implicit and split
 
 build-features: setup $(FEATURES) ## Item features (genres, year, popularity)
 
-train: setup $(MODEL) ## Train, evaluate, register, export: when the model is missing or older than its data or config
+train: setup $(MODEL) ## Train, evaluate, register, gate, export: when the model is missing or older than its data or config
 
 export: setup $(MODEL) ## Export the production model version to models/production/ again (trains first if none)
 	$(MOVIEREC) export
@@ -54,6 +54,7 @@ $(FEATURES): $(PROCESSED) | setup
 
 $(MODEL): $(PROCESSED) $(FEATURES) configs/training.yaml | setup
 	$(MOVIEREC) train
+	$(MOVIEREC) export
 
 pipeline: setup ## All offline stages, from download to exported artifacts
 	$(MOVIEREC) pipeline

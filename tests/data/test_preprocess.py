@@ -11,6 +11,7 @@ import pytest
 
 from movierec.config import DataSettings
 from movierec.data import DataError
+from movierec.data.download import DownloadError, download_dataset
 from movierec.data.mappings import IdMapping
 from movierec.data.preprocess import (
     ProcessedDataError,
@@ -124,6 +125,23 @@ def test_run_preprocess_writes_every_output(data_settings: DataSettings) -> None
     evaluable = test_users & set(parts[0]["user_id"])
     assert saved["splits"]["test"]["evaluable_users"] == len(evaluable)
     assert saved["splits"]["test"]["cold_users"] == len(test_users - evaluable)
+
+
+def test_run_preprocess_reads_the_given_dataset_and_fetches_nothing(
+    data_settings: DataSettings, tmp_path: Path
+) -> None:
+    """The pipeline hands the download stage's directory on: processing fetches nothing."""
+    dataset_dir = download_dataset(data_settings)
+    offline = data_settings.model_copy(
+        update={"base_url": str(tmp_path / "no-mirror"), "raw_dir": tmp_path / "no-raw"}
+    )
+
+    report = run_preprocess(offline, dataset_dir)
+
+    assert report.rows > 0 and (offline.processed_dir / "train.csv").is_file()
+    assert not offline.raw_dir.exists()
+    with pytest.raises(DownloadError):  # without the directory it would fetch
+        run_preprocess(offline)
 
 
 def test_load_processed_round_trips_types(data_settings: DataSettings) -> None:

@@ -19,12 +19,15 @@ from movierec.artifacts import (
     METRICS,
     MODEL_METADATA,
     ModelMetadata,
+    read_bundle,
     read_json,
     required_files,
 )
 from movierec.config import Settings
+from movierec.data.preprocess import run_preprocess
+from movierec.features.build import run_build_features
 from movierec.models import MODEL_CLASSES
-from movierec.training import mlflow_utils as tracking
+from movierec.training import registry as tracking
 from movierec.training.export import ExportError, export_production
 from movierec.training.pipeline import STAGES, run_pipeline
 from movierec.training.train import train
@@ -117,6 +120,27 @@ def test_pipeline_registers_gates_and_exports_every_artifact(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
     )
     assert len(nested) == 1 + 1 + 2  # popularity, one ALS point, two EASE points
+
+
+def test_train_registers_and_gates_without_exporting_and_export_serves_it(
+    tmp_path: Path, synthetic_mirror: tuple[Path, dict[str, str]]
+) -> None:
+    settings = small_settings(tmp_path, synthetic_mirror)
+    run_preprocess(settings.data)
+    run_build_features(settings.data)
+
+    report = train(settings)
+
+    assert report.gate.promote, report.gate.reason
+    assert production(settings) == report.production_version == report.model_version == "1"
+    exported = settings.training.export_dir
+    assert not exported.exists()  # training registers; exporting is the next stage
+
+    assert export_production(settings) == exported
+    bundle = read_bundle(exported)
+    assert bundle.metadata.version == "1" and bundle.metadata.run_id == report.run_id
+    assert bundle.metadata.model_kind == report.winner
+    assert read_json(exported / METRICS) == report.evaluation
 
 
 def test_gate_refuses_models_worse_than_production_or_popularity(

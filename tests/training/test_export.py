@@ -9,61 +9,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
-from movierec.artifacts import (
-    ITEM_WEIGHTS,
-    METRICS,
-    USER_EMBEDDINGS,
-    USER_MAPPING,
-    ArtifactBundle,
-    ItemRecord,
-    ModelMetadata,
-    write_json,
-)
+from movierec.artifacts import ITEM_WEIGHTS, METRICS, USER_EMBEDDINGS, USER_MAPPING, write_json
 from movierec.config import Settings
-from movierec.models.index import build_index, index_to_bytes
-from movierec.models.similarity import shrunk_cosine, similar_items_table
 from movierec.training.export import (
     ExportError,
     export_production,
     switch_production,
     validate_bundle,
 )
+from tests.bundles import build_synthetic_bundle
 
-N_USERS, N_ITEMS, DIM = 3, 4, 2
+N_USERS, N_ITEMS = 120, 90  # of tests.synthetic.generate()
 
 
-def write_bundle(directory: Path, scorer: str = "item_weights") -> Path:
-    """A small valid bundle in `directory`."""
-    directory.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    items = rng.random((N_ITEMS, DIM)).astype(np.float32)
-    user_items = sp.random(N_USERS, N_ITEMS, density=0.5, format="csr", random_state=1)
-    bundle = ArtifactBundle(
-        metadata=ModelMetadata(
-            version="",
-            model_name="movie-recommender",
-            model_kind="ease",
-            scorer="item_weights" if scorer == "item_weights" else "embeddings",
-            trained_at="2024-01-01T00:00:00+00:00",
-            dataset="ml-100k",
-            split_strategy="global_time",
-            n_users=N_USERS,
-            n_items=N_ITEMS,
-            embedding_dim=DIM,
-        ),
-        user_embeddings=rng.random((N_USERS, DIM)).astype(np.float32),
-        item_embeddings=items,
-        user_ids=np.array([10, 20, 30]),
-        item_ids=np.array([1, 2, 3, 4]),
-        items=[ItemRecord(i, f"Movie {i}", 1990, ["Drama"]) for i in range(1, N_ITEMS + 1)],
-        user_items=user_items,
-        popularity=np.array([3.0, 2.0, 1.0, 0.0]),
-        similar_items=similar_items_table(user_items, shrunk_cosine(0.0), 0.0, N_ITEMS),
-        item_weights=sp.csr_matrix(rng.random((N_ITEMS, N_ITEMS))),
-    )
-    bundle.write(directory, index_to_bytes(build_index(items)))
+def write_bundle(directory: Path) -> Path:
+    """A valid item-weights bundle with its metrics.json in `directory`."""
+    build_synthetic_bundle(directory, scorer="item_weights")
     write_json(directory / METRICS, {"candidates": {}})
     return directory
 
@@ -82,7 +44,9 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_nan_embeddings_are_refused(tmp_path: Path) -> None:
     bundle = write_bundle(tmp_path / "b")
-    np.save(bundle / USER_EMBEDDINGS, np.full((N_USERS, DIM), np.nan, dtype=np.float32))
+    embeddings = np.load(bundle / USER_EMBEDDINGS)
+    embeddings[0, 0] = np.nan
+    np.save(bundle / USER_EMBEDDINGS, embeddings)
     with pytest.raises(ExportError, match=re.escape("user_embeddings.npy: contains NaN")):
         validate_bundle(bundle)
 
@@ -92,7 +56,7 @@ def test_mapping_that_disagrees_with_embeddings_is_refused(tmp_path: Path) -> No
     write_json(bundle / USER_MAPPING, {"10": 0, "20": 1})
     with pytest.raises(
         ExportError,
-        match=re.escape("user_mapping.json: indices must be exactly 0..2 (one per row), got 2"),
+        match=re.escape("user_mapping.json: indices must be exactly 0..119 (one per row), got 2"),
     ):
         validate_bundle(bundle)
 

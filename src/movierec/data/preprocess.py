@@ -211,10 +211,15 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
-def run_preprocess(settings: DataSettings) -> PreprocessReport:
-    """Download if needed, load, preprocess, split and write `processed_dir` atomically."""
+def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> PreprocessReport:
+    """Load, preprocess, split and write `processed_dir` atomically.
+
+    `dataset_dir` is the extracted dataset (as the download stage returns it); without it the
+    dataset is downloaded first if it is not already in place and verified.
+    """
     console = Console(stderr=True, soft_wrap=True)
-    dataset_dir = download_dataset(settings, quiet_if_present=True)
+    if dataset_dir is None:
+        dataset_dir = download_dataset(settings, quiet_if_present=True)
     with Progress(console=console) as progress:
         task = progress.add_task(f"process {settings.dataset}", total=5)
         raw = load_dataset(settings.dataset, dataset_dir)

@@ -25,7 +25,7 @@ from movierec.artifacts import (
     write_json,
 )
 from movierec.config import Settings
-from movierec.training import mlflow_utils as tracking
+from movierec.training import registry as tracking
 
 RELEASES_DIR = "releases"
 # Releases kept besides the one in production, for a quick manual rollback.

@@ -1,7 +1,9 @@
 """The whole offline pipeline, timed stage by stage: download, process, features, train, export.
 
-`train` already exports the production version when there is one, so the export stage here
-only re-runs when training left none exported (it then reports the clear "run train" error).
+The dataset is fetched and verified by the download stage only; the process stage reads the
+directory it returns. Training registers and gates the winner; the export stage then puts
+the version holding the `production` alias in `training.export_dir` (when the gate refused
+the first model ever trained, no version holds it and export says so).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from movierec.data.download import download_dataset
 from movierec.data.preprocess import run_preprocess
 from movierec.features.build import run_build_features
 from movierec.training.export import export_production
-from movierec.training.train import TrainingReport, train
+from movierec.training.report import TrainingReport
+from movierec.training.train import train
 
 STAGES = ("download", "process", "features", "train", "export")
 
@@ -50,13 +53,9 @@ def run_pipeline(settings: Settings, console: Console | None = None) -> Pipeline
         console.print(f"{stage}: {report.stage_seconds[stage]:.1f} s")
         return result
 
-    timed("download", lambda: download_dataset(settings.data))
-    timed("process", lambda: run_preprocess(settings.data))
+    dataset_dir = timed("download", lambda: download_dataset(settings.data))
+    timed("process", lambda: run_preprocess(settings.data, dataset_dir))
     timed("features", lambda: run_build_features(settings.data))
     report.training = timed("train", lambda: train(settings, console))
-    report.export_dir = report.training.export_dir
-    if report.export_dir is None:
-        report.export_dir = timed("export", lambda: export_production(settings))
-    else:
-        report.stage_seconds["export"] = 0.0
+    report.export_dir = timed("export", lambda: export_production(settings))
     return report

@@ -1,18 +1,19 @@
 """MLflow tracking and registry over a local SQLite store: no server needed.
 
 Runs log params, metrics and tags (data fingerprint, git commit); the production bundle is
-logged as a plain artifact directory and registered as a version of `movie-recommender`
-with the run's artifact location as its source. The `production` alias names the served
-version; its validation score and data provenance are kept as version tags for the gate.
+logged as a plain artifact directory (`log_bundle`) and registered as a version of
+`movie-recommender` with the run's artifact location as its source. The `production` alias
+names the served version; its validation score and data provenance are kept as version tags
+for the gate (`movierec.training.gate`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import subprocess
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from movierec.artifacts import METRICS, ArtifactBundle, write_json
 from movierec.config import MlflowSettings
-from movierec.training.gate import GateInput
 
 BUNDLE_ARTIFACT_PATH = "bundle"
 # Version tags written at registration and read back by the gate and by export.
@@ -57,17 +58,6 @@ def ensure_experiment(client: MlflowClient, settings: MlflowSettings) -> str:
     return str(client.create_experiment(settings.experiment_name, location.as_uri()))
 
 
-def data_fingerprint(paths: Iterable[Path]) -> str:
-    """SHA-256 over the names and bytes of `paths` (the processed train/val/test files)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def git_commit() -> str:
     """The commit of the working tree, or "unknown" outside a git checkout."""
     try:
@@ -87,6 +77,15 @@ def log_flat_metrics(metrics: Mapping[str, float], prefix: str = "") -> None:
 def log_params(params: Mapping[str, Any], prefix: str = "") -> None:
     """Log hyper-parameters to the active run."""
     mlflow.log_params({f"{prefix}{key}": value for key, value in params.items()})
+
+
+def log_bundle(bundle: ArtifactBundle, index_bytes: bytes, evaluation: Mapping[str, Any]) -> None:
+    """Log the bundle, with `evaluation` as its metrics.json, as the active run's artifacts."""
+    with tempfile.TemporaryDirectory(prefix="movierec-bundle-") as staging:
+        directory = Path(staging)
+        bundle.write(directory, index_bytes)
+        write_json(directory / METRICS, evaluation)
+        mlflow.log_artifacts(str(directory), artifact_path=BUNDLE_ARTIFACT_PATH)
 
 
 def register_bundle(
@@ -109,19 +108,6 @@ def aliased_version(client: MlflowClient, name: str, alias: str) -> ModelVersion
         return None
     version: ModelVersion = client.get_model_version(name, models[0].aliases[alias])
     return version
-
-
-def gate_input(version: ModelVersion, metric_tag: str) -> GateInput | None:
-    """What the gate needs to know of a registered version, from its tags."""
-    score = version.tags.get(metric_tag)
-    if score is None:
-        return None
-    return GateInput(
-        score=float(score),
-        dataset=version.tags.get(TAG_DATASET, ""),
-        split_strategy=version.tags.get(TAG_SPLIT, ""),
-        version=str(version.version),
-    )
 
 
 def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:

@@ -1,0 +1,5 @@
+"""`python -m movierec.cli`: the `movierec` command line."""
+
+from movierec.cli import app
+
+app()

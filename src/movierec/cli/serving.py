@@ -1,0 +1,58 @@
+"""`movierec serve` and `frontend`: the API and the Streamlit frontend."""
+
+from __future__ import annotations
+
+import typer
+
+from movierec.cli import _error_exit, app
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Interface to bind (default: serving.host)."),
+    port: int | None = typer.Option(None, help="Port (default: serving.port, 8000)."),
+    workers: int | None = typer.Option(
+        None, min=1, help="Worker processes (default: serving.workers)."
+    ),
+    model_dir: str | None = typer.Option(
+        None, help="Production bundle directory (default: serving.model_dir)."
+    ),
+    log_db: str | None = typer.Option(
+        None, help="Request-log SQLite file (default: serving.log_db)."
+    ),
+) -> None:
+    """The recommendation API (uvicorn); starts without a model and reloads on SIGHUP."""
+    from pydantic import ValidationError
+
+    from movierec.api.launch import run_server
+    from movierec.config import ConfigError, ServingSettings, get_settings
+
+    given = dict(host=host, port=port, workers=workers, model_dir=model_dir, log_db=log_db)
+    try:
+        current = get_settings().serving.model_dump()
+        settings = ServingSettings.model_validate(
+            {**current, **{key: value for key, value in given.items() if value is not None}}
+        )
+    except (ConfigError, ValidationError) as exc:
+        raise _error_exit(exc) from None
+    run_server(settings)
+
+
+@app.command()
+def frontend(
+    port: int | None = typer.Option(None, help="Port to serve on (default: frontend.port, 8502)."),
+    api_url: str | None = typer.Option(
+        None, help="Address of the API (default: MOVIEREC_API_URL or frontend.api_url)."
+    ),
+) -> None:
+    """Streamlit frontend on port 8502, talking to the recommendation API."""
+    from movierec.config import ConfigError, get_settings
+    from movierec.streamlit_app import FRONTEND_APP, exec_streamlit
+
+    try:
+        settings = get_settings().frontend
+    except ConfigError as exc:
+        raise _error_exit(exc) from None
+    exec_streamlit(
+        FRONTEND_APP, port or settings.port, {"MOVIEREC_API_URL": api_url or settings.api_url}
+    )
