@@ -31,7 +31,7 @@ from movierec.config import MlflowSettings, Settings
 
 if TYPE_CHECKING:
     from movierec.training.pipeline import PipelineReport
-    from movierec.training.train import TrainingReport
+    from movierec.training.report import TrainingReport
 
 console = Console(soft_wrap=True)
 
