@@ -197,6 +197,14 @@ class MonitoringSettings(Section):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
 
 
+class StoreSettings(Section):
+    """The database (`movierec.store`): a SQLAlchemy URL such as
+    `postgresql+psycopg://user:password@host:5432/movierec`; empty means SQLite, in the file
+    `serving.log_db` for the API and `monitoring.log_db` for monitoring."""
+
+    url: str = ""
+
+
 class _YamlDirectorySource(PydanticBaseSettingsSource):
     """Reads every `*.yaml` file of the config directory and merges their sections."""
 
@@ -249,6 +257,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     frontend: FrontendSettings = Field(default_factory=FrontendSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,8 +1,9 @@
 """Monitoring dashboard (Streamlit, port 8501): is the recommender healthy, and is it any good?
 
 Run with `movierec dashboard` (or `make dashboard`). It reads the request log named by the
-settings (`monitoring.log_db`, env `MOVIEREC_MONITORING__LOG_DB`), the production bundle for
-the catalogue size and offline metrics, and the held-out split for the replay evaluation.
+settings (`store.url`, else the SQLite file `monitoring.log_db`; env `MOVIEREC_STORE__URL`,
+`MOVIEREC_MONITORING__LOG_DB`), the production bundle for the catalogue size and offline
+metrics, and the held-out split for the replay evaluation.
 Streamlit executes this file as `__main__` (both `streamlit run` and `AppTest.from_file`), so
 the page is built by `main()` under the usual guard and importing the module does nothing.
 """
@@ -20,6 +21,7 @@ from movierec.monitoring.bundle_info import catalogue_size
 from movierec.monitoring.kpis import RECOMMEND, KpiReport, auto_bucket, compute_kpis
 from movierec.monitoring.log_reader import time_span
 from movierec.monitoring.replay_eval import ReplayError, ReplayReport, replay_evaluate
+from movierec.store.database import Database, StoreError, describe
 
 WINDOWS: dict[str, timedelta | None] = {
     "Last 15 minutes": timedelta(minutes=15),
@@ -51,6 +53,11 @@ NO_TRAFFIC = """
 
 Request log: `{log_db}`
 """
+
+
+def log_database(settings: Settings) -> Database:
+    """Where the request log is read: `store.url`, or the SQLite file `monitoring.log_db`."""
+    return settings.store.url or settings.monitoring.log_db
 
 
 def _fmt(value: float | None, pattern: str) -> str:
@@ -125,7 +132,7 @@ def replay_panel(settings: Settings, since: datetime | None) -> None:
     )
     try:
         report = replay_evaluate(
-            settings.monitoring.log_db,
+            log_database(settings),
             settings.data.processed_dir / "test.csv",
             k,
             settings.serving.model_dir,
@@ -168,14 +175,18 @@ def replay_panel(settings: Settings, since: datetime | None) -> None:
 
 def report_body(settings: Settings, window: str) -> None:
     """Everything below the title, for the chosen window."""
-    log_db = settings.monitoring.log_db
-    span = time_span(log_db)
+    log_db = log_database(settings)
+    try:
+        span = time_span(log_db)
+    except StoreError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
     length = WINDOWS[window]
     now = datetime.now(UTC).replace(tzinfo=None)
     since = now - length if length is not None else None
     if span is None or (since is not None and span[1] < since):
         where = "yet" if span is None else f"in the {window.lower()}"
-        st.info(NO_TRAFFIC.format(where=where, log_db=log_db), icon=":material/info:")
+        st.info(NO_TRAFFIC.format(where=where, log_db=describe(log_db)), icon=":material/info:")
         return
     bucket = auto_bucket(pd.Timedelta(length or max(span[1] - span[0], timedelta(seconds=1))))
     report = compute_kpis(
@@ -249,7 +260,7 @@ def main() -> None:
             f"fallback rate ≤ {thresholds.fallback_rate:.0%}  \n"
             f"coverage ≥ {thresholds.min_coverage:.0%} · Gini ≤ {thresholds.max_gini:g}"
         )
-        st.caption(f"Request log: `{settings.monitoring.log_db}`")
+        st.caption(f"Request log: `{describe(log_database(settings))}`")
     body = st.fragment(report_body, run_every=AUTO_REFRESH_S if auto else None)
     body(settings, str(window))
 
