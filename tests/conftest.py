@@ -11,6 +11,7 @@ from movierec.config import Settings, load_settings
 from tests.synthetic import SyntheticMovieLens, generate, write_ml100k_zip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.databases"]  # the store's backends: `database`, `postgres_url`
 
 
 def real_mirror() -> Path | None:

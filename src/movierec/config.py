@@ -225,6 +225,14 @@ class SystemSettings(Section):
     stop_grace_s: float = Field(10.0, gt=0)
 
 
+class StoreSettings(Section):
+    """The database (`movierec.store`): a SQLAlchemy URL such as
+    `postgresql+psycopg://user:password@host:5432/movierec`; empty means SQLite, in the file
+    `serving.log_db` for the API and `monitoring.log_db` for monitoring."""
+
+    url: str = ""
+
+
 class _YamlDirectorySource(PydanticBaseSettingsSource):
     """Reads every `*.yaml` file of the config directory and merges their sections."""
 
@@ -332,6 +340,7 @@ class Settings(BaseSettings):
     frontend: FrontendSettings = Field(default_factory=FrontendSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     system: SystemSettings = Field(default_factory=SystemSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @classmethod
     def settings_customise_sources(

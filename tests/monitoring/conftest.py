@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
+from movierec.store.database import Database
 from tests.monitoring.log_rows import Row, write_log
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
@@ -42,8 +42,9 @@ KNOWN_ROWS = [
 
 
 @pytest.fixture
-def known_log(tmp_path: Path) -> Path:
-    return write_log(tmp_path / "logs" / "requests.db", KNOWN_ROWS)
+def known_log(database: Database) -> Database:
+    """The hand-made log in each backend of the store (a SQLite file, PostgreSQL)."""
+    return write_log(database, KNOWN_ROWS)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Build request-log databases with known content, through the real schema and writer."""
+"""Build request-log databases with known content, through the store's real schema."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
-from movierec.request_log import INSERT, TIMESTAMP_FORMAT, connect_writer
+from sqlalchemy import insert
+
+from movierec.store.database import Database, create_engine, create_tables
+from movierec.store.tables import request_logs
 
 
 @dataclass
@@ -24,27 +26,27 @@ class Row:
     fallback_reason: str | None = None
 
 
-def write_log(path: Path, rows: list[Row]) -> Path:
-    """Insert `rows` into a fresh log database at `path`."""
-    conn = connect_writer(path)
-    with conn:
-        conn.executemany(
-            INSERT,
-            [
-                (
-                    str(uuid.uuid4()),
-                    row.timestamp.strftime(TIMESTAMP_FORMAT),
-                    row.user_id,
-                    row.endpoint,
-                    row.model_version,
-                    json.dumps(row.recommendations),
-                    json.dumps([1.0 / (rank + 1) for rank in range(len(row.recommendations))]),
-                    row.latency_ms,
-                    int(row.fallback_reason is not None),
-                    row.fallback_reason,
+def write_log(database: Database, rows: list[Row]) -> Database:
+    """Insert `rows` into a fresh log in `database` (a SQLite file or a store URL)."""
+    engine = create_engine(database)
+    create_tables(engine)
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(
+                insert(request_logs).values(
+                    request_id=str(uuid.uuid4()),
+                    timestamp=row.timestamp,
+                    user_id=row.user_id,
+                    endpoint=row.endpoint,
+                    model_version=row.model_version,
+                    recommendations=json.dumps(row.recommendations),
+                    scores=json.dumps(
+                        [1.0 / (rank + 1) for rank in range(len(row.recommendations))]
+                    ),
+                    latency_ms=row.latency_ms,
+                    is_fallback=row.fallback_reason is not None,
+                    fallback_reason=row.fallback_reason,
                 )
-                for row in rows
-            ],
-        )
-    conn.close()
-    return path
+            )
+    engine.dispose()
+    return database

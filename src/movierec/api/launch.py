@@ -21,23 +21,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AppFactory:
-    """`create_app(settings)` as a picklable callable (uvicorn's `factory=True`)."""
+    """`create_app(settings, store_url)` as a picklable callable (uvicorn's `factory=True`)."""
 
     settings: ServingSettings
+    store_url: str = ""
 
     def __call__(self) -> FastAPI:
         from movierec.api.main import create_app
 
-        return create_app(self.settings)
+        return create_app(self.settings, self.store_url)
 
 
-def run_server(settings: ServingSettings) -> None:
-    """Serve until stopped (blocking); exit status 3 when the server could not start."""
+def run_server(settings: ServingSettings, store_url: str = "") -> None:
+    """Serve until stopped (blocking): the request log in `store_url`, or when it is empty in
+    the SQLite file `settings.log_db`; exit status 3 when the server could not start."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(
-        AppFactory(settings),
+        AppFactory(settings, store_url),
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -264,15 +264,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(state.logger.stop)
 
 
-def create_app(settings: ServingSettings | None = None) -> FastAPI:
-    """Build the app; `settings` default to `get_settings().serving` (configs + env vars)."""
-    settings = settings or get_settings().serving
+def create_app(settings: ServingSettings | None = None, store_url: str = "") -> FastAPI:
+    """Build the app; `settings` and `store_url` default to `get_settings()`'s `serving` and
+    `store.url` (configs + env vars). The request log goes to `store_url`, or when it is empty
+    to the SQLite file `settings.log_db`."""
+    if settings is None:
+        configured = get_settings()
+        settings, store_url = configured.serving, configured.store.url
     app = FastAPIOffline(
         title="movierec",
         summary="Movie recommendations from the production model",
         lifespan=lifespan,
     )
-    app.state.serving = ServingState(settings)
+    app.state.serving = ServingState(settings, store_url or settings.log_db)
     app.include_router(router)
     app.add_middleware(RequestLogMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)

@@ -16,6 +16,7 @@ from movierec.api.model_loader import load_bundle
 from movierec.api.recommender import Recommender
 from movierec.artifacts import BundleError
 from movierec.config import ServingSettings
+from movierec.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,10 @@ class ServingState:
     """Shared by the routes through `movierec.api.deps`; built by `create_app`, started in
     its lifespan."""
 
-    def __init__(self, settings: ServingSettings) -> None:
+    def __init__(self, settings: ServingSettings, log_database: Database) -> None:
         self.settings = settings
         self.logger = RequestLogger(
-            settings.log_db,
+            log_database,
             queue_size=settings.log_queue_size,
             batch_size=settings.log_batch_size,
             flush_interval_s=settings.log_flush_interval_s,

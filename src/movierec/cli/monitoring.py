@@ -28,7 +28,9 @@ def monitor_kpis(
     until: str | None = typer.Option(None, help="Window end (exclusive), same forms as --since."),
     output: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table or json."),
     bucket: str | None = typer.Option(None, help="Time bucket (default: monitoring.bucket)."),
-    log_db: Path | None = typer.Option(None, help="Request log (default: monitoring.log_db)."),
+    log_db: Path | None = typer.Option(
+        None, help="Request-log SQLite file (default: store.url, else monitoring.log_db)."
+    ),
     model_dir: Path | None = typer.Option(
         None, help="Production bundle, for the catalogue size (default: serving.model_dir)."
     ),
@@ -42,19 +44,20 @@ def monitor_kpis(
     from movierec.monitoring.bundle_info import catalogue_size
     from movierec.monitoring.kpis import KpiError, compute_kpis, render_kpis
     from movierec.monitoring.log_reader import TimeParseError, parse_moment
+    from movierec.store.database import StoreError
 
     try:
         settings = get_settings()
         now = datetime.now(UTC)
         report = compute_kpis(
-            log_db or settings.monitoring.log_db,
+            log_db or settings.store.url or settings.monitoring.log_db,
             parse_moment(since, now) if since else None,
             parse_moment(until, now) if until else None,
             catalogue_size(model_dir or settings.serving.model_dir),
             settings.monitoring.thresholds,
             bucket or settings.monitoring.bucket,
         )
-    except (KpiError, TimeParseError, ConfigError) as exc:
+    except (KpiError, TimeParseError, ConfigError, StoreError) as exc:
         raise _error_exit(exc) from None
     if output is ReportFormat.json:
         typer.echo(report.model_dump_json(indent=2))
@@ -67,7 +70,9 @@ def monitor_replay(
     k: int | None = typer.Option(None, help="Cut-off k (default: monitoring.replay_k)."),
     since: str | None = typer.Option(None, help="Only requests since (15m, 1h, 7d or ISO)."),
     output: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table or json."),
-    log_db: Path | None = typer.Option(None, help="Request log (default: monitoring.log_db)."),
+    log_db: Path | None = typer.Option(
+        None, help="Request-log SQLite file (default: store.url, else monitoring.log_db)."
+    ),
     test_path: Path | None = typer.Option(
         None, help="Held-out split (default: <data.processed_dir>/test.csv)."
     ),
@@ -83,17 +88,18 @@ def monitor_replay(
     from movierec.config import ConfigError, get_settings
     from movierec.monitoring.log_reader import TimeParseError, parse_moment
     from movierec.monitoring.replay_eval import ReplayError, render_replay, replay_evaluate
+    from movierec.store.database import StoreError
 
     try:
         settings = get_settings()
         report = replay_evaluate(
-            log_db or settings.monitoring.log_db,
+            log_db or settings.store.url or settings.monitoring.log_db,
             test_path or settings.data.processed_dir / "test.csv",
             k or settings.monitoring.replay_k,
             model_dir or settings.serving.model_dir,
             since=parse_moment(since, datetime.now(UTC)) if since else None,
         )
-    except (ReplayError, TimeParseError, ConfigError) as exc:
+    except (ReplayError, TimeParseError, ConfigError, StoreError) as exc:
         raise _error_exit(exc) from None
     if output is ReportFormat.json:
         typer.echo(report.model_dump_json(indent=2))

@@ -18,7 +18,7 @@ def serve(
         None, help="Production bundle directory (default: serving.model_dir)."
     ),
     log_db: str | None = typer.Option(
-        None, help="Request-log SQLite file (default: serving.log_db)."
+        None, help="Request-log SQLite file (default: store.url, else serving.log_db)."
     ),
 ) -> None:
     """The recommendation API (uvicorn); starts without a model and reloads on SIGHUP."""
@@ -29,13 +29,17 @@ def serve(
 
     given = dict(host=host, port=port, workers=workers, model_dir=model_dir, log_db=log_db)
     try:
-        current = get_settings().serving.model_dump()
+        configured = get_settings()
         settings = ServingSettings.model_validate(
-            {**current, **{key: value for key, value in given.items() if value is not None}}
+            {
+                **configured.serving.model_dump(),
+                **{key: value for key, value in given.items() if value is not None},
+            }
         )
     except (ConfigError, ValidationError) as exc:
         raise _error_exit(exc) from None
-    run_server(settings)
+    # A --log-db given here is the request log, whatever store.url says.
+    run_server(settings, "" if log_db else configured.store.url)
 
 
 @app.command()

@@ -1,8 +1,9 @@
 """Monitoring dashboard (Streamlit, port 8501): is the recommender healthy, and is it any good?
 
 Run with `movierec dashboard` (or `make dashboard`). It reads the request log named by the
-settings (`monitoring.log_db`, env `MOVIEREC_MONITORING__LOG_DB`), the production bundle for
-the catalogue size and offline metrics, and the held-out split for the replay evaluation.
+settings (`store.url`, else the SQLite file `monitoring.log_db`; env `MOVIEREC_STORE__URL`,
+`MOVIEREC_MONITORING__LOG_DB`), the production bundle for the catalogue size and offline
+metrics, and the held-out split for the replay evaluation.
 Streamlit executes this file as `__main__` (both `streamlit run` and `AppTest.from_file`), so
 the page is built by `main()` under the usual guard and importing the module does nothing.
 
@@ -27,6 +28,7 @@ from movierec.monitoring.bundle_info import catalogue_size
 from movierec.monitoring.kpis import RECOMMEND, KpiReport, auto_bucket, compute_kpis
 from movierec.monitoring.log_reader import time_span
 from movierec.monitoring.replay_eval import ReplayError, ReplayReport, replay_evaluate
+from movierec.store.database import Database, StoreError, describe
 
 WINDOWS: dict[str, timedelta | None] = {
     "Last 15 minutes": timedelta(minutes=15),
@@ -63,6 +65,11 @@ Request log: `{log_db}`
 """
 
 
+def log_database(settings: Settings) -> Database:
+    """Where the request log is read: `store.url`, or the SQLite file `monitoring.log_db`."""
+    return settings.store.url or settings.monitoring.log_db
+
+
 def _fmt(value: float | None, pattern: str) -> str:
     return "n/a" if value is None else pattern.format(value)
 
@@ -80,14 +87,17 @@ def file_versions(*paths: Path) -> FileVersions:
     return tuple(versions)
 
 
-def log_files(log_db: Path) -> tuple[Path, Path]:
-    """The request log and its write-ahead log, where SQLite keeps the latest writes."""
-    return log_db, log_db.with_name(f"{log_db.name}-wal")
+def log_files(log_db: Database) -> tuple[Path, ...]:
+    """The request log and its write-ahead log, where SQLite keeps the latest writes; none for
+    a database server, whose reads are then cached for `CACHE_TTL_S` alone."""
+    if isinstance(log_db, Path):
+        return log_db, log_db.with_name(f"{log_db.name}-wal")
+    return ()
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
 def cached_kpis(
-    log_db: Path,
+    log_db: Database,
     since: datetime | None,
     model_dir: Path,
     thresholds: Thresholds,
@@ -100,7 +110,7 @@ def cached_kpis(
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
 def cached_replay(
-    log_db: Path,
+    log_db: Database,
     test_path: Path,
     k: int,
     model_dir: Path,
@@ -179,7 +189,7 @@ def replay_panel(settings: Settings, since: datetime | None) -> None:
         "Logged /recommend answers of held-out users, scored against what those users watched "
         "in the test period; offline values are the production model's evaluation."
     )
-    log_db, model_dir = settings.monitoring.log_db, settings.serving.model_dir
+    log_db, model_dir = log_database(settings), settings.serving.model_dir
     test_path = settings.data.processed_dir / "test.csv"
     read = (*log_files(log_db), test_path, model_dir / MODEL_METADATA, model_dir / METRICS)
     try:
@@ -221,13 +231,17 @@ def replay_panel(settings: Settings, since: datetime | None) -> None:
 
 def report_body(settings: Settings, window: str) -> None:
     """Everything below the title, for the chosen window."""
-    log_db, model_dir = settings.monitoring.log_db, settings.serving.model_dir
-    span = time_span(log_db)
+    log_db, model_dir = log_database(settings), settings.serving.model_dir
+    try:
+        span = time_span(log_db)
+    except StoreError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
     length = WINDOWS[window]
     now = datetime.now(UTC).replace(tzinfo=None)
     if span is None or (length is not None and span[1] < now - length):
         where = "yet" if span is None else f"in the {window.lower()}"
-        st.info(NO_TRAFFIC.format(where=where, log_db=log_db), icon=":material/info:")
+        st.info(NO_TRAFFIC.format(where=where, log_db=describe(log_db)), icon=":material/info:")
         return
     bucket = auto_bucket(pd.Timedelta(length or max(span[1] - span[0], timedelta(seconds=1))))
     since = pd.Timestamp(now - length).floor(bucket).to_pydatetime() if length else None
@@ -296,7 +310,7 @@ def main() -> None:
             f"fallback rate ≤ {thresholds.fallback_rate:.0%}  \n"
             f"coverage ≥ {thresholds.min_coverage:.0%} · Gini ≤ {thresholds.max_gini:g}"
         )
-        st.caption(f"Request log: `{settings.monitoring.log_db}`")
+        st.caption(f"Request log: `{describe(log_database(settings))}`")
     body = st.fragment(report_body, run_every=AUTO_REFRESH_S if auto else None)
     body(settings, str(window))
 

@@ -20,17 +20,24 @@ threshold, coverage below `min_coverage`, Gini above `max_gini` (equality is no 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select, true
 
 from movierec.config import Thresholds
-from movierec.monitoring.log_reader import open_log, query_frame, to_log_time, window_clause
-from movierec.request_log import TABLE
+from movierec.monitoring.log_reader import (
+    in_window,
+    open_log,
+    query_frame,
+    recommended_items,
+    to_log_time,
+)
+from movierec.store.database import Database
+from movierec.store.tables import request_logs
 
 RECOMMEND = "/recommend"
 HISTOGRAM_BINS = 30
@@ -258,14 +265,15 @@ def _alerts(report: KpiReport, thresholds: Thresholds) -> list[Alert]:
 
 
 def compute_kpis(
-    log_db: Path,
+    log_db: Database,
     since: datetime | None,
     until: datetime | None,
     n_items: int | None,
     thresholds: Thresholds,
     bucket: str,
 ) -> KpiReport:
-    """KPIs of the requests logged in `log_db` within `[since, until)` (module docstring).
+    """KPIs of the requests logged in the store `log_db` within `[since, until)` (module
+    docstring).
 
     `n_items` is the catalogue size (None: coverage and Gini are not computed). A missing or
     empty log gives a report with zero requests and no alerts.
@@ -273,7 +281,7 @@ def compute_kpis(
     _check_bucket(bucket)
     if since is not None and until is not None and to_log_time(since) >= to_log_time(until):
         raise KpiError(f"the window is empty: since {since} is not before until {until}")
-    where, params = window_clause(since, until)
+    log, window = request_logs.c, in_window(since, until)
     with open_log(log_db) as conn:
         if conn is None:
             frame = pd.DataFrame(
@@ -283,17 +291,24 @@ def compute_kpis(
         else:
             frame = query_frame(
                 conn,
-                "SELECT timestamp, endpoint, user_id, model_version, latency_ms, is_fallback, "
-                f"fallback_reason FROM {TABLE} WHERE {where}",
-                params,
+                select(
+                    log.timestamp,
+                    log.endpoint,
+                    log.user_id,
+                    log.model_version,
+                    log.latency_ms,
+                    log.is_fallback,
+                    log.fallback_reason,
+                ).where(window),
                 time_columns=("timestamp",),
             )
+            items, _, movie_id = recommended_items(conn)
             rec_counts = query_frame(
                 conn,
-                f"SELECT j.value AS movie_id, COUNT(*) AS n FROM {TABLE}, "
-                f"json_each({TABLE}.recommendations) AS j "
-                f"WHERE endpoint = '{RECOMMEND}' AND {where} GROUP BY j.value",
-                params,
+                select(movie_id.label("movie_id"), func.count().label("n"))
+                .select_from(request_logs.join(items, true()))
+                .where(log.endpoint == RECOMMEND, window)
+                .group_by(movie_id),
             )["n"]
     recommend = frame[frame["endpoint"] == RECOMMEND] if len(frame) else frame
     n_recommend = len(recommend)

@@ -1,63 +1,95 @@
-"""Read the request log into pandas, restricted to a time window.
+"""Read the request log from the store into pandas, restricted to a time window.
 
-Timestamps in the log are UTC text in `request_log.TIMESTAMP_FORMAT`, which sorts like time,
-so a window is a plain text comparison that the timestamp index serves. Naive datetimes are
-taken as UTC; aware ones are converted to UTC.
+The log is the store's `request_logs` table (`movierec.store.tables`), on SQLite or PostgreSQL:
+queries are SQLAlchemy Core, so both answer alike. Timestamps are UTC without a time zone;
+naive datetimes are taken as UTC, aware ones are converted to UTC. A window is a range on the
+indexed `timestamp` column.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Integer,
+    Selectable,
+    cast,
+    func,
+    inspect,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import SQLAlchemyError
 
-from movierec.request_log import TABLE, TIMESTAMP_FORMAT, connect_reader
+from movierec.store.database import Database, StoreError, create_engine, sqlite_file, unreachable
+from movierec.store.tables import request_logs
 
 
-def to_log_time(moment: datetime) -> str:
-    """`moment` as the log's UTC timestamp text."""
+def to_log_time(moment: datetime) -> datetime:
+    """`moment` as the log's time: UTC, without a time zone."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime(TIMESTAMP_FORMAT)
+    return moment
 
 
-def window_clause(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
-    """SQL condition (without WHERE) and parameters for `since <= timestamp < until`."""
-    conditions = ["1 = 1"]
-    params: list[Any] = []
+def in_window(since: datetime | None, until: datetime | None) -> ColumnElement[bool]:
+    """The condition `since <= timestamp < until` (an open end when None)."""
+    condition: ColumnElement[bool] = true()
     if since is not None:
-        conditions.append("timestamp >= ?")
-        params.append(to_log_time(since))
+        condition &= request_logs.c.timestamp >= to_log_time(since)
     if until is not None:
-        conditions.append("timestamp < ?")
-        params.append(to_log_time(until))
-    return " AND ".join(conditions), params
+        condition &= request_logs.c.timestamp < to_log_time(until)
+    return condition
+
+
+def recommended_items(
+    conn: Connection,
+) -> tuple[FromClause, ColumnElement[int], ColumnElement[int]]:
+    """Each logged movie id beside its request: a table function to join to `request_logs`
+    (`ON true`), its position in the answer (from 0) and the movie id."""
+    column = request_logs.c.recommendations
+    if conn.dialect.name == "postgresql":
+        items = func.jsonb_array_elements_text(cast(column, JSONB)).table_valued(
+            "value", with_ordinality="ordinality"
+        )
+        return items, items.c.ordinality - 1, cast(items.c.value, Integer)
+    items = func.json_each(column).table_valued("key", "value")
+    return items, items.c.key, items.c.value
 
 
 @contextmanager
-def open_log(log_db: Path) -> Iterator[sqlite3.Connection | None]:
-    """A read-only connection, or None when the database or its table does not exist yet."""
-    conn = connect_reader(log_db)
-    if conn is None:
+def open_log(database: Database) -> Iterator[Connection | None]:
+    """A connection for reading the log, or None when the database or its table does not exist
+    yet; `StoreError` when the database cannot be reached."""
+    path = sqlite_file(database)
+    if path is not None and not path.is_file():
         yield None
         return
-    with closing(conn):
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-        ).fetchone()
-        yield conn if exists else None
+    engine = create_engine(database, read_only=True)
+    try:
+        try:
+            conn = engine.connect()
+            exists = inspect(conn).has_table(request_logs.name)
+        except SQLAlchemyError as exc:
+            raise StoreError(unreachable(engine, exc)) from exc
+        with conn:
+            yield conn if exists else None
+    finally:
+        engine.dispose()
 
 
 def query_frame(
-    conn: sqlite3.Connection, sql: str, params: list[Any], time_columns: tuple[str, ...] = ()
+    conn: Connection, statement: Selectable, time_columns: tuple[str, ...] = ()
 ) -> pd.DataFrame:
-    """Run `sql` and parse the named columns as UTC-naive datetimes."""
-    frame = pd.read_sql_query(sql, conn, params=params)
+    """Run `statement` and parse the named columns as UTC-naive datetimes."""
+    frame = pd.read_sql_query(statement, conn)
     for column in time_columns:
         frame[column] = pd.to_datetime(frame[column], format="ISO8601")
     return frame
@@ -84,12 +116,13 @@ def parse_moment(text: str, now: datetime) -> datetime:
         ) from exc
 
 
-def time_span(log_db: Path) -> tuple[datetime, datetime] | None:
+def time_span(database: Database) -> tuple[datetime, datetime] | None:
     """First and last request time in the log; None when it holds no request."""
-    with open_log(log_db) as conn:
+    timestamp = request_logs.c.timestamp
+    with open_log(database) as conn:
         if conn is None:
             return None
-        first, last = conn.execute(f"SELECT MIN(timestamp), MAX(timestamp) FROM {TABLE}").fetchone()
+        first, last = conn.execute(select(func.min(timestamp), func.max(timestamp))).one()
     if first is None:
         return None
-    return datetime.fromisoformat(first), datetime.fromisoformat(last)
+    return first, last

@@ -25,10 +25,12 @@ import pandas as pd
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select, true
 
 from movierec.monitoring.bundle_info import offline_metrics
-from movierec.monitoring.log_reader import open_log, query_frame, window_clause
-from movierec.request_log import TABLE
+from movierec.monitoring.log_reader import in_window, open_log, query_frame, recommended_items
+from movierec.store.database import Database
+from movierec.store.tables import request_logs
 
 RECOMMEND = "/recommend"
 
@@ -88,7 +90,7 @@ def read_heldout(test_path: Path) -> pd.DataFrame:
 
 
 def replay_evaluate(
-    log_db: Path,
+    log_db: Database,
     test_path: Path,
     k: int,
     model_dir: Path | None,
@@ -99,25 +101,23 @@ def replay_evaluate(
     if k < 1:
         raise ReplayError(f"k must be at least 1, got {k}")
     heldout = read_heldout(test_path)
-    where, params = window_clause(since, until)
+    log = request_logs.c
+    personal = (log.endpoint == RECOMMEND) & log.user_id.is_not(None) & in_window(since, until)
     with open_log(log_db) as conn:
         if conn is None:
             requests = pd.DataFrame(columns=["request_id", "user_id", "model_version"])
             shown = pd.DataFrame(columns=["request_id", "movie_id"])
         else:
+            served_by = func.coalesce(log.model_version, "unknown").label("model_version")
             requests = query_frame(
-                conn,
-                "SELECT request_id, user_id, COALESCE(model_version, 'unknown') AS model_version "
-                f"FROM {TABLE} WHERE endpoint = '{RECOMMEND}' AND user_id IS NOT NULL "
-                f"AND {where}",
-                params,
+                conn, select(log.request_id, log.user_id, served_by).where(personal)
             )
+            items, position, movie_id = recommended_items(conn)
             shown = query_frame(
                 conn,
-                f"SELECT request_id, j.value AS movie_id FROM {TABLE}, "
-                f"json_each({TABLE}.recommendations) AS j WHERE endpoint = '{RECOMMEND}' "
-                f"AND user_id IS NOT NULL AND j.key < ? AND {where}",
-                [k, *params],
+                select(log.request_id, movie_id.label("movie_id"))
+                .select_from(request_logs.join(items, true()))
+                .where(personal, position < k),
             )
     test_users = heldout["user_id"].unique()
     evaluated = requests[requests["user_id"].isin(test_users)].astype({"user_id": "int64"})
