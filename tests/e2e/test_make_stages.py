@@ -27,7 +27,6 @@ OUTPUTS = (
 # Two candidates keep training short; EASE beats popularity on ml-100k, so it is exported.
 SMALL_TRAINING = {
     "MOVIEREC_TRAINING__MODELS": '["popularity", "ease"]',
-    "MOVIEREC_TRAINING__EASE__SEARCH__L2": "[500.0]",
     "MOVIEREC_TRAINING__BOOTSTRAP_SAMPLES": "100",
 }
 
@@ -60,7 +59,7 @@ def _mtimes(clone: Path) -> dict[str, int]:
 def test_stage_targets_run_what_is_missing_or_stale_and_nothing_when_current(
     clean_clone: Path,
 ) -> None:
-    assert _make(clean_clone, "train") == ["download", "process", "features", "train"]
+    assert _make(clean_clone, "train") == ["download", "process", "features", "train", "export"]
     written = _mtimes(clean_clone)
 
     assert _make(clean_clone, "process-data") == []
@@ -71,10 +70,10 @@ def test_stage_targets_run_what_is_missing_or_stale_and_nothing_when_current(
     # A newer training config makes only the model stale; a newer data config, all but the
     # download (which has no input but the mirror).
     os.utime(clean_clone / "configs/training.yaml")
-    assert _make(clean_clone, "train") == ["train"]
+    assert _make(clean_clone, "train") == ["train", "export"]
     os.utime(clean_clone / "configs/data.yaml")
     assert _make(clean_clone, "build-features") == ["process", "features"]
-    assert _make(clean_clone, "train") == ["train"]
+    assert _make(clean_clone, "train") == ["train", "export"]
 
     # download-data always asks `movierec download`, which fetches only what is missing.
     shutil.rmtree(clean_clone / "data/raw")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import Connection, insert
 from streamlit.testing.v1 import AppTest
 
-from movierec.request_log import INSERT, TIMESTAMP_FORMAT, connect_writer
+from movierec.store.database import create_engine
+from movierec.store.tables import request_logs
 from movierec.streamlit_app import DASHBOARD_APP
 from tests.conftest import REPO_ROOT
 from tests.monitoring.conftest import at
@@ -113,10 +115,10 @@ def test_latency_over_time_draws_one_line_per_percentile_of_a_picked_endpoint(
     assert {"filter": "(datum.endpoint === endpoint)"} in spec["transform"]
 
 
-def write_open(log_db: Path, row: tuple) -> sqlite3.Connection:
+def write_open(log_db: Path, row: dict) -> Connection:
     """Insert `row` through a writer kept open, so that it stays in the write-ahead log."""
-    conn = connect_writer(log_db)
-    conn.execute(INSERT, row)
+    conn = create_engine(log_db).connect()
+    conn.execute(insert(request_logs).values(**row))
     conn.commit()
     return conn
 
@@ -129,8 +131,18 @@ def test_a_new_request_shows_on_the_next_run_despite_the_cache(
     assert {metric.label: metric.value for metric in app.metric}["Requests"] == "7"
     app.run()  # same files: the cached reports
     assert {metric.label: metric.value for metric in app.metric}["Requests"] == "7"
-    stamp = at(2, 30).strftime(TIMESTAMP_FORMAT)
-    row = ("late", stamp, 4, "/recommend", "v2", "[1, 2]", "[1.0, 0.5]", 2.0, 0, None)
+    row = {
+        "request_id": str(uuid.uuid4()),
+        "timestamp": at(2, 30),
+        "user_id": 4,
+        "endpoint": "/recommend",
+        "model_version": "v2",
+        "recommendations": "[1, 2]",
+        "scores": "[1.0, 0.5]",
+        "latency_ms": 2.0,
+        "is_fallback": False,
+        "fallback_reason": None,
+    }
     conn = write_open(dashboard_env, row)
     try:
         app.run()

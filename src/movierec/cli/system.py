@@ -53,6 +53,10 @@ def up(
 
     try:
         run_system(get_settings(), _offline_pipeline, retrain=retrain)
+    except KeyboardInterrupt:
+        # A second Ctrl-C still pending when `run_system` gave its handlers back: everything
+        # has stopped already, so it is a clean exit, not a traceback.
+        return
     except Exception as exc:
         if isinstance(exc, (ServiceStartError, *_training_errors())):
             raise _error_exit(exc) from None
