@@ -1,15 +1,16 @@
 """Real, valid production bundles built from small data, for tests of everything that serves.
 
-The project's own models are fitted in a fraction of a second: ALS for the "embeddings"
-scorer, item-item cosine for the "item_weights" scorer; the FAISS index is built by
-`movierec.models.index`, the similar-items table by `movierec.models.similarity` and
-popularity is the number of interactions.
-`movierec.artifacts.ArtifactBundle` writes the files, so a bundle here is exactly what export
-writes, without the minute of MLflow and evaluation a full pipeline run would add to a test.
+The project's own models are fitted in a fraction of a second (ALS for the "embeddings"
+scorer, item-item cosine for the "item_weights" scorer, or any fitted model given) and the
+bundle is made by training's own `build_bundle`, from a features file that the features stage
+builds, so a bundle here is exactly what export writes, without the minute of MLflow and
+evaluation a full pipeline run would add to a test. The similar-items table uses shrinkage 10
+and popularity penalty 0.4 (`SIMILAR`); popularity is the popularity model's.
 """
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,11 +18,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from movierec.artifacts import ArtifactBundle, ItemRecord, ModelMetadata, Scorer
-from movierec.models import create_model
-from movierec.models.index import build_index, index_to_bytes
-from movierec.models.similarity import shrunk_cosine, similar_items_table
+from movierec.artifacts import ModelMetadata, Scorer
+from movierec.config import load_settings
+from movierec.data.mappings import IdMapping
+from movierec.features.build import FEATURES_FILE, build_item_features
+from movierec.models import Recommender, create_model
+from movierec.training.train import TrainingData
+from movierec.training.train import build_bundle as build_training_bundle
 from tests.synthetic import generate
+
+SIMILAR = {"shrinkage": 10.0, "popularity_penalty": 0.4, "neighbours": 100}
 
 
 def interaction_matrix(
@@ -40,6 +46,58 @@ def interaction_matrix(
     return matrix
 
 
+def ids_of(ratings: pd.DataFrame, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted user ids of `ratings` and movie ids of `items`: the bundle's rows and columns."""
+    return np.sort(ratings["user_id"].unique()), np.sort(items["movie_id"].unique())
+
+
+def write_bundle(
+    directory: Path,
+    ratings: pd.DataFrame,
+    items: pd.DataFrame,
+    model: Recommender,
+    version: str,
+    dataset: str = "synthetic",
+) -> Path:
+    """The bundle of `model`, fitted on the `interaction_matrix` of `ratings`, into `directory`
+    (created if needed), made as training makes it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    user_ids, item_ids = ids_of(ratings, items)
+    matrix = interaction_matrix(ratings, user_ids, item_ids)
+    empty = sp.csr_matrix(matrix.shape, dtype=np.float32)
+    data = TrainingData(
+        users=IdMapping(user_ids),
+        items=IdMapping(item_ids),
+        train=matrix,
+        val=empty,
+        test=empty,
+        train_val=matrix,
+        dataset=dataset,
+        split_strategy="none",
+        fingerprint="",
+    )
+    metadata = ModelMetadata(
+        version=version,
+        model_name="movie-recommender",
+        model_kind=model.kind,
+        scorer="item_weights" if model.scorer == "item_weights" else "embeddings",
+        trained_at=datetime.now(UTC).isoformat(),
+        dataset=dataset,
+        split_strategy="none",
+        hyperparameters=model.get_params(),
+        n_users=0,
+        n_items=0,
+        embedding_dim=0,
+    )
+    popularity = create_model("popularity").fit(matrix)
+    with tempfile.TemporaryDirectory(prefix="movierec-features-") as features_dir:
+        build_item_features(items, ratings).to_csv(Path(features_dir) / FEATURES_FILE, index=False)
+        settings = load_settings(data={"features_dir": features_dir}, training={"similar": SIMILAR})
+        bundle, index_bytes = build_training_bundle(settings, data, model, popularity, metadata)
+    bundle.write(directory, index_bytes)
+    return directory
+
+
 def build_bundle(
     directory: Path,
     ratings: pd.DataFrame,
@@ -52,57 +110,19 @@ def build_bundle(
 ) -> Path:
     """Write a bundle for `ratings` (user_id, movie_id, ...) and `items` (movie_id, title,
     year, genres) into `directory` (created if needed) and return it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    user_ids = np.sort(ratings["user_id"].unique())
-    item_ids = np.sort(items["movie_id"].unique())
+    user_ids, item_ids = ids_of(ratings, items)
     matrix = interaction_matrix(ratings, user_ids, item_ids)
     dim = min(dim, min(matrix.shape) - 1)
-    kind = "als" if scorer == "embeddings" else "item_item"
-    params = (
-        {"factors": dim, "regularization": 1.0, "iterations": 10, "weighting": "none", "seed": seed}
-        if kind == "als"
-        else {"neighbours": 100, "embedding_dim": dim}
-    )
-    model = create_model(kind, **params).fit(matrix)
-    item_embeddings = np.asarray(model.item_vectors(), dtype=np.float32)
-    user_embeddings = np.asarray(model.user_vectors(matrix), dtype=np.float32)
-    by_id = items.set_index("movie_id")
-    records = [
-        ItemRecord(
-            movie_id=int(movie_id),
-            title=str(by_id.at[movie_id, "title"]),
-            year=None if pd.isna(by_id.at[movie_id, "year"]) else int(by_id.at[movie_id, "year"]),
-            genres=list(by_id.at[movie_id, "genres"]),
+    model = (
+        create_model(
+            "als", factors=dim, regularization=1.0, iterations=10, weighting="none", seed=seed
         )
-        for movie_id in item_ids
-    ]
-    metadata = ModelMetadata(
-        version=version or f"{dataset}-{scorer}-{seed}",
-        model_name="movie-recommender",
-        model_kind=kind,
-        scorer=scorer,
-        trained_at=datetime.now(UTC).isoformat(),
-        dataset=dataset,
-        split_strategy="none",
-        hyperparameters=model.get_params(),
-        n_users=len(user_ids),
-        n_items=len(item_ids),
-        embedding_dim=dim,
+        if scorer == "embeddings"
+        else create_model("item_item", neighbours=100, embedding_dim=dim)
     )
-    bundle = ArtifactBundle(
-        metadata=metadata,
-        user_embeddings=user_embeddings,
-        item_embeddings=item_embeddings,
-        user_ids=user_ids,
-        item_ids=item_ids,
-        items=records,
-        user_items=matrix,
-        popularity=np.asarray(matrix.sum(axis=0)).ravel().astype(np.float64),
-        similar_items=similar_items_table(matrix, shrunk_cosine(10.0), 0.4, 100),
-        item_weights=model.item_weight_matrix(),
-    )
-    bundle.write(directory, index_to_bytes(build_index(item_embeddings)))
-    return directory
+    model.fit(matrix)
+    version = version or f"{dataset}-{scorer}-{seed}"
+    return write_bundle(directory, ratings, items, model, version, dataset)
 
 
 def build_synthetic_bundle(
