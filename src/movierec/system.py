@@ -23,6 +23,7 @@ from rich.table import Table
 
 from movierec.artifacts import MODEL_METADATA
 from movierec.config import Settings
+from movierec.endpoints import HEALTH
 
 console = Console()
 
@@ -52,7 +53,7 @@ def services(settings: Settings) -> list[Service]:
     mlflow_url = f"http://127.0.0.1:{mlflow.ui_port}"
     cli = [python, "-m", "movierec.cli"]
     return [
-        Service("API", [*cli, "serve"], api_url, "/health"),
+        Service("API", [*cli, "serve"], api_url, HEALTH),
         Service(
             "Frontend",
             [*cli, "frontend"],

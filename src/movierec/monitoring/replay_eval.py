@@ -26,11 +26,10 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from movierec.endpoints import RECOMMEND
 from movierec.monitoring.bundle_info import offline_metrics
 from movierec.monitoring.log_reader import open_log, query_frame, window_clause
 from movierec.request_log import TABLE
-
-RECOMMEND = "/recommend"
 
 
 class ReplayError(ValueError):
