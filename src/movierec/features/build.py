@@ -24,16 +24,14 @@ import pandas as pd
 from movierec.config import DataSettings
 from movierec.data import staging_path
 from movierec.data.preprocess import load_processed
+from movierec.genres import join_genres, split_genres
 
 FEATURES_FILE = "item_features.csv"
 
 
 def _genre_lists(genres: pd.Series) -> list[list[str]]:
     """Accept genres as lists or as "A|B" strings."""
-    return [
-        value if isinstance(value, list) else [g for g in str(value).split("|") if g]
-        for value in genres
-    ]
+    return [value if isinstance(value, list) else split_genres(value) for value in genres]
 
 
 def popularity_score(n_ratings: np.ndarray, rating_sum: np.ndarray) -> np.ndarray:
@@ -65,7 +63,7 @@ def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFram
             "movie_id": catalogue["movie_id"].to_numpy(dtype=np.int64),
             "title": catalogue["title"].to_numpy(),
             "year": catalogue["year"].astype("Int64").to_numpy(),
-            "genres": ["|".join(names) for names in genres],
+            "genres": [join_genres(names) for names in genres],
             "n_ratings": n_ratings,
             "mean_rating": mean_rating,
             "popularity": popularity_score(n_ratings, rating_sum),

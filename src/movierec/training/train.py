@@ -31,6 +31,7 @@ from movierec.config import Settings, TrainingSettings
 from movierec.data.mappings import IdMapping, interaction_matrix
 from movierec.data.preprocess import PART_FILES, load_processed
 from movierec.features.build import FEATURES_FILE
+from movierec.genres import split_genres
 from movierec.models import Recommender
 from movierec.models.index import build_index, index_to_bytes
 from movierec.models.registry import BASELINE, MODEL_CLASSES, model_class
@@ -222,7 +223,7 @@ def _items(settings: Settings, items: IdMapping) -> list[ItemRecord]:
             movie_id=int(movie_id),
             title=str(title),
             year=None if pd.isna(year) else int(year),
-            genres=[g for g in str(genres).split("|") if g],
+            genres=split_genres(genres),
         )
         for movie_id, title, year, genres in zip(
             rows.index, rows["title"], rows["year"], rows["genres"], strict=True
