@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from movierec import genres as genres_module
 from movierec.genres import NO_GENRES, distinct_genres, join_genres, split_genres
 
 
@@ -37,3 +40,8 @@ def test_distinct_genres_are_sorted_and_unique() -> None:
         "Drama",
         "War",
     ]
+
+
+def test_docstring_examples() -> None:
+    result = doctest.testmod(genres_module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
