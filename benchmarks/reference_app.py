@@ -1,7 +1,7 @@
 """The API plus one reference route, for `benchmarks/serving.py` to tell where time goes.
 
 `POST /reference/recommend` does FastAPI's part of a /recommend request and nothing else: the
-same body read and validated by the same code, the same `RecommenderDep` dependency, and a
+same body read and validated by the same code, the same `ServedDep` dependency, and a
 fixed answer as long as a real one; no ranking, no rendering, no request log. Its throughput
 against /health says what the framework costs a logged POST route; against /recommend, what
 the recommendation work costs. The route is added after the API's own, so it changes nothing
@@ -14,7 +14,7 @@ import json
 
 from fastapi import FastAPI, Request, Response
 
-from movierec.api.deps import RecommenderDep
+from movierec.api.deps import ServedDep
 from movierec.api.main import create_app as create_api
 from movierec.api.schemas import RecommendRequest, parse_body
 
@@ -38,7 +38,7 @@ ANSWER = json.dumps(
 ).encode()
 
 
-async def reference_recommend(request: Request, recommender: RecommenderDep) -> Response:
+async def reference_recommend(request: Request, served: ServedDep) -> Response:
     """Validate a /recommend body; answer a fixed /recommend-sized body."""
     parse_body(RecommendRequest, await request.body())
     return Response(ANSWER, media_type="application/json")

@@ -33,10 +33,11 @@ from tests.servers import running_api
 from benchmarks.machine import machine
 from benchmarks.reference_app import REFERENCE_PATH
 from movierec.artifacts import ITEM_MAPPING, MODEL_METADATA, USER_MAPPING, read_json
+from movierec.endpoints import HEALTH, POPULAR, RANKED, RECOMMEND, SIMILAR
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serving.json"
-TRIVIAL = "/health"
-ENDPOINTS = (TRIVIAL, "/recommend", "/similar", "/popular")
+TRIVIAL = HEALTH
+ENDPOINTS = (TRIVIAL, *RANKED)
 DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -51,17 +52,17 @@ end
 
 def lua_script(endpoint: str, user_ids: list[int], movie_ids: list[int]) -> str:
     """A wrk script for `endpoint`: POST bodies or GET queries cycling through the ids."""
-    if endpoint in ("/recommend", REFERENCE_PATH):
+    if endpoint in (RECOMMEND, REFERENCE_PATH):
         bodies = [json.dumps({"user_id": u, "k": 10}) for u in user_ids]
         method = "POST"
-    elif endpoint == "/similar":
+    elif endpoint == SIMILAR:
         bodies = [json.dumps({"movie_id": m, "k": 10}) for m in movie_ids]
         method = "POST"
     else:
         bodies = []
         method = "GET"
     if method == "GET":
-        paths = [f"/popular?k={1 + i % 20}" for i in range(20)] if endpoint == "/popular" else []
+        paths = [f"{POPULAR}?k={1 + i % 20}" for i in range(20)] if endpoint == POPULAR else []
         table = ",".join(json.dumps(p) for p in paths or [endpoint])
         request = "wrk.format('GET', paths[i])"
     else:
@@ -164,9 +165,9 @@ def benchmark(
             # The ratio's two endpoints take turns, so a change in the machine's other load
             # reaches both; the other endpoints run once.
             for _ in range(rounds):
-                for endpoint in (TRIVIAL, "/recommend", REFERENCE_PATH):
+                for endpoint in (TRIVIAL, RECOMMEND, REFERENCE_PATH):
                     runs[endpoint].append(drive(url, endpoint))
-            for endpoint in ("/similar", "/popular"):
+            for endpoint in (SIMILAR, POPULAR):
                 runs[endpoint].append(drive(url, endpoint))
             counters = httpx.get(f"{url}/health").json()["log"]
         with sqlite3.connect(log_db) as conn:
@@ -182,7 +183,7 @@ def benchmark(
         return [run["rps"] / trivial["rps"] for trivial, run in pairs]
 
     served = counters["queued"] + counters["dropped"]
-    recommend = endpoints["/recommend"]
+    recommend = endpoints[RECOMMEND]
     return {
         "machine": {
             **machine(),
@@ -220,8 +221,8 @@ def benchmark(
             "recommend_server_p50_below_2ms": recommend["server_p50_ms"] < 2,
             "recommend_server_p99_below_10ms": recommend["server_p99_ms"] < 10,
             # The median of the rounds' ratios; each round drives both endpoints in turn.
-            "recommend_rps_ratio_to_trivial": float(np.median(ratios("/recommend"))),
-            "recommend_rps_ratio_per_round": [round(r, 3) for r in ratios("/recommend")],
+            "recommend_rps_ratio_to_trivial": float(np.median(ratios(RECOMMEND))),
+            "recommend_rps_ratio_per_round": [round(r, 3) for r in ratios(RECOMMEND)],
             "zero_errors": all(stats["errors"] == 0 for stats in endpoints.values()),
         },
         # Where the gap to the trivial endpoint comes from: the reference route does FastAPI's

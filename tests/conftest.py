@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from movierec.config import Settings, load_settings
+from tests.bundles import build_synthetic_bundle
 from tests.synthetic import SyntheticMovieLens, generate, write_ml100k_zip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +94,13 @@ def synthetic_settings(tmp_path: Path, synthetic_mirror: tuple[Path, dict[str, s
     """Settings rooted in a fresh tmp dir, reading the synthetic mirror with verified checksums."""
     mirror, checksums = synthetic_mirror
     return settings_in(tmp_path, mirror, checksums)
+
+
+@pytest.fixture(scope="session")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One bundle per scorer, built once per session (tests must not modify them)."""
+    root = tmp_path_factory.mktemp("bundles")
+    return {
+        scorer: build_synthetic_bundle(root / scorer, scorer)
+        for scorer in ("embeddings", "item_weights")
+    }

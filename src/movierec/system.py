@@ -28,6 +28,7 @@ from rich.console import Console
 
 from movierec.artifacts import MODEL_METADATA
 from movierec.config import MlflowSettings, Settings
+from movierec.endpoints import HEALTH
 
 if TYPE_CHECKING:
     from movierec.training.pipeline import PipelineReport
@@ -98,7 +99,7 @@ def services(settings: Settings) -> list[Service]:
     mlflow_url = f"http://127.0.0.1:{settings.training.mlflow.ui_port}"
     cli = [sys.executable, "-m", "movierec.cli"]
     return [
-        Service("API", [*cli, "serve"], api_url, "/health", timeout_s),
+        Service("API", [*cli, "serve"], api_url, HEALTH, timeout_s),
         Service(
             "Frontend",
             [*cli, "frontend"],

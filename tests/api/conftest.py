@@ -15,20 +15,9 @@ from fastapi.testclient import TestClient
 from movierec.api.main import create_app
 from movierec.artifacts import Scorer
 from movierec.config import ServingSettings
-from tests.bundles import build_synthetic_bundle
 from tests.synthetic import SyntheticMovieLens
 
 ClientFactory = Callable[..., AbstractContextManager[TestClient]]
-
-
-@pytest.fixture(scope="session")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One bundle per scorer, built once per session (tests must not modify them)."""
-    root = tmp_path_factory.mktemp("bundles")
-    return {
-        scorer: build_synthetic_bundle(root / scorer, scorer)
-        for scorer in ("embeddings", "item_weights")
-    }
 
 
 @pytest.fixture

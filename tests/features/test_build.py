@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -39,9 +38,6 @@ def test_statistics_are_hand_checked() -> None:
     assert features["n_ratings"].tolist() == [3, 0, 1]
     # Movie 2 has no training rating: the global train mean, (5 + 4 + 3 + 2) / 4.
     assert features["mean_rating"].tolist() == [4.0, 3.5, 2.0]
-    # prior m = median(3, 1) = 2, C = 3.5; bayes(1) = (7 + 12) / 5, bayes(3) = (7 + 2) / 3.
-    raw = np.array([np.log1p(3) * 19 / 5, 0.0, np.log1p(1) * 9 / 3])
-    np.testing.assert_allclose(features["popularity"], raw / raw.max())
     assert features["genres"].tolist() == ["Action|Sci-Fi", "", "Drama"]
     assert features["url"].isna().tolist() == [True, True, False]
     assert features["url"].iloc[2] == "https://www.imdb.com/title/tt0000003/"
@@ -58,7 +54,6 @@ def test_schema_one_hot_and_ranges() -> None:
         "url",
         "n_ratings",
         "mean_rating",
-        "popularity",
         "genre_Action",
         "genre_Drama",
         "genre_Sci-Fi",
@@ -68,8 +63,7 @@ def test_schema_one_hot_and_ranges() -> None:
         [0, 0, 0],
         [0, 1, 0],
     ]
-    assert features["popularity"].between(0, 1).all()
-    assert not features[["n_ratings", "mean_rating", "popularity"]].isna().any().any()
+    assert not features[["n_ratings", "mean_rating"]].isna().any().any()
 
 
 def test_only_train_counts(data_settings: DataSettings) -> None:
@@ -82,7 +76,6 @@ def test_only_train_counts(data_settings: DataSettings) -> None:
     expected = data.train.groupby("movie_id").size()
     assert (features["n_ratings"] == expected.reindex(features.index, fill_value=0)).all()
     assert features["n_ratings"].sum() == len(data.train) < len(data.interactions)
-    assert features["popularity"].max() == pytest.approx(1.0)
 
 
 def test_run_build_features_writes_the_csv(data_settings: DataSettings) -> None:
@@ -92,7 +85,7 @@ def test_run_build_features_writes_the_csv(data_settings: DataSettings) -> None:
 
     assert path == data_settings.features_dir / "item_features.csv"
     written = pd.read_csv(path)
-    assert written.columns[:8].tolist() == [
+    assert written.columns[:7].tolist() == [
         "movie_id",
         "title",
         "year",
@@ -100,7 +93,6 @@ def test_run_build_features_writes_the_csv(data_settings: DataSettings) -> None:
         "url",
         "n_ratings",
         "mean_rating",
-        "popularity",
     ]
     assert any(c.startswith("genre_") for c in written.columns)
     assert sorted(p.name for p in path.parent.iterdir()) == ["item_features.csv"]

@@ -1,6 +1,7 @@
-"""Online serving: the FastAPI recommendation service over the production bundle.
+"""Online serving over HTTP: the FastAPI service in front of `movierec.serving`'s engine.
 
-`main.create_app` builds the app; `model_loader` validates and loads `models/production/`,
-`recommender` scores, filters and ranks, `fallback` answers when the model cannot, `logger`
-writes one row per served request to the request log.
+`main.create_app` builds the app; `routes/` holds one module per resource, `schemas` the
+request and response models, `render` the pre-encoded JSON of answers, `middleware` the body
+guards and request timing, `errors` the one mapping of errors to HTTP answers, `state` the
+current model (engine and movie JSON) and `logger` the request log.
 """

@@ -18,8 +18,8 @@ from movierec.api.errors import (
     AdminDisabledError,
     ModelNotReadyError,
 )
-from movierec.api.recommender import Recommender
-from movierec.api.state import ServingState
+from movierec.api.state import Served, ServingState
+from movierec.endpoints import ADMIN_RELOAD
 
 bearer = HTTPBearer(auto_error=False, description="MOVIEREC_ADMIN_TOKEN")
 
@@ -32,22 +32,23 @@ async def get_state(request: Request) -> ServingState:
 StateDep = Annotated[ServingState, Depends(get_state)]
 
 
-async def get_recommender(request: Request) -> Recommender:
-    """The current model, or 503 saying why there is none and how to build one.
+async def get_served(request: Request) -> Served:
+    """The current model's engine and movie JSON, or 503 saying why there is none and how to
+    build one.
 
     It reads the state itself rather than through `StateDep`: each level of dependencies
     costs FastAPI more per request than this function does."""
     state: ServingState = request.app.state.serving
-    recommender = state.recommender
-    if recommender is None:
+    served = state.served
+    if served is None:
         raise ModelNotReadyError(
             f"no model loaded: {state.not_ready_reason}. After `{FIX_COMMAND}`, "
-            "POST /admin/reload, send SIGHUP or restart the API"
+            f"POST {ADMIN_RELOAD}, send SIGHUP or restart the API"
         )
-    return recommender
+    return served
 
 
-RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
+ServedDep = Annotated[Served, Depends(get_served)]
 
 
 async def require_admin(

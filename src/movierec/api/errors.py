@@ -1,62 +1,60 @@
-"""The service's domain exceptions and their one mapping to HTTP answers.
+"""The API's own errors and the one mapping of every error to an HTTP answer.
 
-Routes and the engine raise these; `install_error_handlers` turns each into a JSON answer with
-a message that says what is wrong and what to do. Nothing leaks a traceback: an unexpected
-exception is logged server-side and answered with a generic 500.
+The engine raises its domain errors (`movierec.serving.errors`): `InvalidQueryError` becomes
+a 422 whose `loc` puts the field under "body" for POST routes and under "query" for GET
+routes, as FastAPI's own validation does; `UnknownMovieError` a 404 that points at /movies.
+The errors defined here are the service's (no model loaded, admin access, a refused reload).
+Each answer is JSON with a message that says what is wrong and what to do. Nothing leaks a
+traceback: an unexpected exception is logged server-side and answered with a generic 500.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from movierec.api.schemas import ErrorResponse
+from movierec.endpoints import MOVIES
+from movierec.serving.errors import InvalidQueryError, QueryError, UnknownMovieError
+
 log = logging.getLogger(__name__)
 
 FIX_COMMAND = "make train"
 
+# The error answers every model-backed route may give, for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in [
+        (413, "Body too large"),
+        (415, "Body is not JSON"),
+        (422, "A field is missing, malformed or out of range"),
+        (503, "No model loaded; the detail names the command that builds one"),
+    ]
+}
 
-class ServingError(Exception):
-    """Base of the errors the API answers with a 4xx or 503."""
+
+class ServiceError(Exception):
+    """Base of the service's own errors, answered with a 4xx or 503."""
 
 
-class ModelNotReadyError(ServingError):
+class ModelNotReadyError(ServiceError):
     """No model is loaded; the message says why and which command fixes it."""
 
 
-class UnknownMovieError(ServingError):
-    """The movie id is not in the loaded model's catalogue."""
-
-    def __init__(self, movie_id: int) -> None:
-        super().__init__(
-            f"movie_id {movie_id} is not in the catalogue of the loaded model; "
-            "GET /movies lists the valid movie ids"
-        )
-        self.movie_id = movie_id
-
-
-class InvalidFieldError(ServingError):
-    """A request field is well-typed but not acceptable (unknown genre, k above max_k)."""
-
-    def __init__(self, loc: Sequence[str | int], message: str, value: object) -> None:
-        super().__init__(message)
-        self.loc = tuple(loc)
-        self.value = value
-
-
-class AdminDisabledError(ServingError):
+class AdminDisabledError(ServiceError):
     """The admin endpoints are off because no admin token is configured."""
 
 
-class AdminAuthError(ServingError):
+class AdminAuthError(ServiceError):
     """The bearer token is missing or wrong."""
 
 
-class ReloadRejectedError(ServingError):
+class ReloadRejectedError(ServiceError):
     """A reload found a bad bundle; the previous model keeps serving."""
 
 
@@ -64,14 +62,21 @@ def _json(status: int, detail: object, headers: dict[str, str] | None = None) ->
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-async def _serving_error(request: Request, exc: Exception) -> JSONResponse:
+async def _query_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, UnknownMovieError):
+        return _json(404, f"{exc}; GET {MOVIES} lists the valid movie ids")
+    if isinstance(exc, InvalidQueryError):
+        where = "query" if request.method == "GET" else "body"
+        loc = [where, *exc.field]
+        return _json(
+            422, [{"type": "value_error", "loc": loc, "msg": exc.message, "input": exc.value}]
+        )
+    return await _unexpected(request, exc)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ModelNotReadyError):
         return _json(503, str(exc), {"Retry-After": "30"})
-    if isinstance(exc, UnknownMovieError):
-        return _json(404, str(exc))
-    if isinstance(exc, InvalidFieldError):
-        error = {"type": "value_error", "loc": list(exc.loc), "msg": str(exc), "input": exc.value}
-        return _json(422, [error])
     if isinstance(exc, AdminDisabledError):
         return _json(404, str(exc))
     if isinstance(exc, AdminAuthError):
@@ -117,7 +122,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the exception-to-HTTP mapping on `app`."""
-    app.add_exception_handler(ServingError, _serving_error)
+    app.add_exception_handler(QueryError, _query_error)
+    app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from fastapi import Response
 
 from movierec.artifacts import ItemRecord
+from movierec.serving.engine import SimilarMovies
 
 compact_json = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
@@ -92,3 +93,14 @@ def encode(value: str | int | bool | None) -> str:
     if value is None or value is True or value is False:
         return LITERALS[value]
     return str(value) if type(value) is int else _encode_text(value)
+
+
+def similar_reasons(similar: SimilarMovies) -> list[str]:
+    """Per similar movie, the encoded members that say why it is there (for `MovieJson.array`):
+    the audience it shares with the seed, that audience's share, and the shared genres."""
+    audience = similar.audience
+    return [
+        f'"shared_audience":{shared},"audience_share":{shared / audience:.4g},'
+        f'"shared_genres":[{",".join([_encode_text(genre) for genre in genres])}]'
+        for shared, genres in zip(similar.shared, similar.shared_genres, strict=True)
+    ]

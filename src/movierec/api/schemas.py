@@ -7,7 +7,6 @@ typo such as `exlude_seen` is a 422 rather than silently ignored.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from movierec.serving.fallback import FallbackReason
+
 MAX_K = 100
 MAX_ID = 2**63 - 1
 
@@ -28,21 +29,6 @@ Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="MovieLens id (a po
 K = Annotated[StrictInt, Field(ge=1, le=MAX_K, description="Number of items to return (1..100)")]
 Year = Annotated[StrictInt, Field(ge=1800, le=2200)]
 Genre = Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class FallbackReason(StrEnum):
-    """Why an answer is not (only) the personal model's ranking.
-
-    - `unknown_user`: the user is not in the model; the answer is the most popular items that
-      match the filters.
-    - `insufficient_candidates`: the user is known, but the filters and `exclude_seen` leave
-      fewer than `k` items the model can rank (for the "item_weights" scorer, items with a
-      positive score). The model's ranking comes first, then eligible items by popularity; when
-      fewer than `k` items are eligible at all, the list is shorter than `k` (possibly empty).
-    """
-
-    UNKNOWN_USER = "unknown_user"
-    INSUFFICIENT_CANDIDATES = "insufficient_candidates"
 
 
 class Request(BaseModel):

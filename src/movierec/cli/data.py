@@ -48,7 +48,7 @@ def process() -> None:
 
 @app.command()
 def features() -> None:
-    """Build item features (genres, year, rating counts, popularity) from the processed data."""
+    """Build item features (genres, year, rating counts) from the processed data."""
     from movierec.config import ConfigError, get_settings
     from movierec.data import DataError
     from movierec.features.build import run_build_features

@@ -34,13 +34,13 @@ import pandas as pd
 from pandas.errors import ParserWarning
 
 from movierec.data import DataError
+from movierec.genres import split_genres
 
 logger = logging.getLogger(__name__)
 
 RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
 ITEM_COLUMNS = ["movie_id", "title", "year", "genres", "url"]
 RATING_MIN, RATING_MAX = 0.5, 5.0
-NO_GENRES = "(no genres listed)"
 _EXTRA = "_extra_field"
 ML100K_GENRES = (
     "unknown",
@@ -243,22 +243,14 @@ def _item_frame(kept: pd.DataFrame, genres: list[list[str]]) -> pd.DataFrame:
     )
 
 
-def _split_genres(values: pd.Series) -> list[list[str]]:
-    """Split "A|B" into ["A", "B"]; "(no genres listed)" and empty give []. Items are few
-    (tens of thousands at most), so a loop over them is fine."""
-    return [
-        [g for g in str(text).split("|") if g and g != NO_GENRES] if isinstance(text, str) else []
-        for text in values
-    ]
-
-
 def _read_genre_list_items(table: _Table, directory: Path) -> tuple[pd.DataFrame, int]:
     """movies.dat / movies.csv: movie_id, "Title (Year)", "Genre|Genre"."""
     path = directory / table.file
     frame, wrong_width = _read_table(table, path, ["movie_id", "title", "genres"])
     keep, skipped = _valid_movie_rows(frame, path, wrong_width)
     kept = frame[keep].reset_index(drop=True)
-    return _item_frame(kept, _split_genres(kept["genres"])), skipped
+    # Items are few (tens of thousands at most), so a loop over them is fine.
+    return _item_frame(kept, [split_genres(text) for text in kept["genres"]]), skipped
 
 
 def _ml100k_genres(directory: Path) -> list[str]:

@@ -34,6 +34,7 @@ from movierec.data.download import download_dataset
 from movierec.data.loaders import ITEM_COLUMNS, RATING_COLUMNS, load_dataset
 from movierec.data.mappings import IdMapping
 from movierec.data.split import split_interactions, user_time_order
+from movierec.genres import join_genres, split_genres
 
 INTERACTION_COLUMNS = [*RATING_COLUMNS, "confidence"]
 INTERACTION_DTYPES = {
@@ -252,7 +253,7 @@ def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> P
             parts |= {"val": split.val, "test": split.test}
             for name, frame in parts.items():
                 _write_csv(frame[INTERACTION_COLUMNS], staging / PART_FILES[name])
-            _write_csv(items.assign(genres=items["genres"].map("|".join)), staging / ITEMS_FILE)
+            _write_csv(items.assign(genres=items["genres"].map(join_genres)), staging / ITEMS_FILE)
             IdMapping.from_ids(interactions["user_id"]).save(staging / USER_MAPPING_FILE)
             IdMapping.from_ids(interactions["movie_id"]).save(staging / ITEM_MAPPING_FILE)
             (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -276,7 +277,7 @@ def read_items(path: Path) -> pd.DataFrame:
         keep_default_na=False,
         na_values={"year": [""], "url": [""]},
     )
-    items["genres"] = [text.split("|") if text else [] for text in items["genres"]]
+    items["genres"] = [split_genres(text) for text in items["genres"]]
     if "url" not in items:
         items["url"] = pd.Series(pd.NA, index=items.index, dtype="str")
     return items[ITEM_COLUMNS]

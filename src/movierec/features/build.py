@@ -1,18 +1,15 @@
-"""Item features: catalogue data, rating statistics, a popularity score and genre one-hot.
+"""Item features: catalogue data, rating statistics and genre one-hot.
 
 `features_dir/item_features.csv` has one row per processed item (ascending movie_id):
 movie_id, title, year, genres ("A|B"), url (a page about the movie, empty when the dataset
-links none), n_ratings, mean_rating, popularity, then one 0/1 `genre_<name>` column per genre
-(names as in the dataset, sorted).
+links none), n_ratings, mean_rating, then one 0/1 `genre_<name>` column per genre (names as in
+the dataset, sorted).
 
 Statistics come from the TRAIN part only, so nothing about validation or test leaks into
 features. `mean_rating` of an item without training ratings is the global train mean.
-
-popularity = log1p(n) * bayes / max over items of the same, in [0, 1], where
-bayes = (m * C + sum of ratings) / (m + n) is the Bayesian average rating that shrinks an
-item's mean towards the global mean C with a prior weight m = the median n_ratings of rated
-items. Both many ratings and good ratings raise it; a handful of 5-star ratings does not
-outrank a widely loved film.
+`n_ratings` is the item's popularity in the one sense the project gives the word: the number
+of interactions, which the popularity model (`movierec.models.popularity`) ranks by and the
+bundle's `popularity.json` holds.
 """
 
 from __future__ import annotations
@@ -25,29 +22,14 @@ import pandas as pd
 from movierec.config import DataSettings
 from movierec.data import staging_path
 from movierec.data.preprocess import load_processed
+from movierec.genres import join_genres, split_genres
 
 FEATURES_FILE = "item_features.csv"
 
 
 def _genre_lists(genres: pd.Series) -> list[list[str]]:
     """Accept genres as lists or as "A|B" strings."""
-    return [
-        value if isinstance(value, list) else [g for g in str(value).split("|") if g]
-        for value in genres
-    ]
-
-
-def popularity_score(n_ratings: np.ndarray, rating_sum: np.ndarray) -> np.ndarray:
-    """Bayesian-average-weighted log count, scaled to [0, 1] (see the module docstring)."""
-    rated = n_ratings > 0
-    if not rated.any():
-        return np.zeros(len(n_ratings), dtype=np.float64)
-    global_mean = rating_sum.sum() / n_ratings.sum()
-    prior = float(np.median(n_ratings[rated]))
-    bayes = (prior * global_mean + rating_sum) / (prior + n_ratings)
-    raw = np.log1p(n_ratings) * bayes
-    top = raw.max()
-    return raw / top if top > 0 else np.zeros_like(raw)
+    return [value if isinstance(value, list) else split_genres(value) for value in genres]
 
 
 def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
@@ -67,11 +49,10 @@ def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFram
             "movie_id": catalogue["movie_id"].to_numpy(dtype=np.int64),
             "title": catalogue["title"].to_numpy(),
             "year": catalogue["year"].astype("Int64").to_numpy(),
-            "genres": ["|".join(names) for names in genres],
+            "genres": [join_genres(names) for names in genres],
             "url": catalogue["url"].to_numpy() if "url" in catalogue else None,
             "n_ratings": n_ratings,
             "mean_rating": mean_rating,
-            "popularity": popularity_score(n_ratings, rating_sum),
         }
     )
     exploded = pd.Series(genres, index=features.index).explode().dropna()

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from movierec.endpoints import HEALTH, MODEL, MOVIES, POPULAR, RECOMMEND, SIMILAR
+
 
 class ApiError(Exception):
     """A call to the API failed; `str(error)` is the message to show a person."""
@@ -181,7 +183,7 @@ class ApiClient:
 
     def health(self) -> Health:
         """The API's health; a server without a model answers `status="not_ready"`."""
-        return self._call("GET", "/health", Health, allow_not_ready=True)
+        return self._call("GET", HEALTH, Health, allow_not_ready=True)
 
     def recommend(
         self,
@@ -201,26 +203,26 @@ class ApiClient:
         if year_max is not None:
             filters["year_max"] = year_max
         body = {"user_id": user_id, "k": k, "exclude_seen": exclude_seen, "filters": filters}
-        return self._call("POST", "/recommend", Recommendations, json=body)
+        return self._call("POST", RECOMMEND, Recommendations, json=body)
 
     def similar(self, movie_id: int, k: int = 10) -> SimilarMovies:
         """The `k` movies most similar to `movie_id`."""
-        return self._call("POST", "/similar", SimilarMovies, json={"movie_id": movie_id, "k": k})
+        return self._call("POST", SIMILAR, SimilarMovies, json={"movie_id": movie_id, "k": k})
 
     def popular(self, k: int = 10, genre: str | None = None) -> PopularMovies:
         """The `k` most popular movies, of `genre` when given."""
         params: dict[str, Any] = {"k": k}
         if genre:
             params["genre"] = genre
-        return self._call("GET", "/popular", PopularMovies, params=params)
+        return self._call("GET", POPULAR, PopularMovies, params=params)
 
     def movies(self) -> list[Movie]:
         """Every movie of the served catalogue (`GET /movies`)."""
-        return self._call("GET", "/movies", MovieList).movies
+        return self._call("GET", MOVIES, MovieList).movies
 
     def model(self) -> ModelDescription:
         """The served model's description and offline metrics (`GET /model`)."""
-        return self._call("GET", "/model", ModelDescription)
+        return self._call("GET", MODEL, ModelDescription)
 
     def _call(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from movierec.frontend.api_client import ApiClient, ApiError, ModelDescription, Movie
+from movierec.genres import distinct_genres
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         self.movies = sorted(self.movies, key=lambda m: m.title.casefold())
-        self.genres = sorted({g for m in self.movies for g in m.genres})
+        self.genres = distinct_genres(m.genres for m in self.movies)
         years = [m.year for m in self.movies if m.year is not None]
         self.years = (min(years), max(years)) if years else None
         self.links = {m.movie_id: m.url for m in self.movies if m.url}

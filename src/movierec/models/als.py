@@ -27,12 +27,11 @@ from movierec.models.base import (
     NotFittedError,
     Recommender,
     as_user_items,
-    exclude_self,
     item_indices,
     normalise_rows,
-    select_top_k,
 )
 from movierec.models.params import ModelParams, SearchSpace
+from movierec.serving.ranking import exclude_self, select_top_k
 
 AlsWeighting = Literal["bm25", "confidence", "none"]
 Factors = Annotated[int, Field(ge=1)]

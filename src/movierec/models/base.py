@@ -31,6 +31,7 @@ from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from movierec.models.params import ModelParams, SearchSpace
+from movierec.serving.ranking import exclude_interactions, exclude_self, select_top_k
 
 MODEL_JSON = "model.json"
 STATE_NPZ = "state.npz"
@@ -58,34 +59,6 @@ def as_user_items(user_items: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
     return sp.csr_matrix(user_items, dtype=np.float32)
 
 
-def select_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-k of a dense score matrix, best first, via argpartition.
-
-    Entries equal to -inf count as ineligible: their slots (and any slots beyond the number of
-    columns) hold index -1 and score -inf. Selected items with equal scores are ordered by index.
-    """
-    if k < 1:
-        raise ModelError(f"k must be at least 1, got {k}")
-    n_rows, n_cols = scores.shape
-    indices = np.full((n_rows, k), -1, dtype=np.int64)
-    values = np.full((n_rows, k), -np.inf, dtype=np.float32)
-    kept = min(k, n_cols)
-    if kept == 0 or n_rows == 0:
-        return indices, values
-    if kept < n_cols:
-        candidates = np.argpartition(-scores, kept - 1, axis=1)[:, :kept]
-    else:
-        candidates = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    candidate_scores = np.take_along_axis(scores, candidates, axis=1)
-    order = np.lexsort((candidates, -candidate_scores), axis=1)
-    top = np.take_along_axis(candidates, order, axis=1)
-    top_scores = np.take_along_axis(candidate_scores, order, axis=1).astype(np.float32)
-    eligible = top_scores > -np.inf
-    indices[:, :kept] = np.where(eligible, top, -1)
-    values[:, :kept] = np.where(eligible, top_scores, -np.inf)
-    return indices, values
-
-
 def item_indices(itemids: np.ndarray, n_items: int) -> np.ndarray:
     """`itemids` as a flat int64 array, refusing indices outside the catalogue."""
     itemids = np.asarray(itemids, dtype=np.int64).reshape(-1)
@@ -95,12 +68,6 @@ def item_indices(itemids: np.ndarray, n_items: int) -> np.ndarray:
             "and answer unknown movies before calling the model"
         )
     return itemids
-
-
-def exclude_self(scores: np.ndarray, itemids: np.ndarray) -> np.ndarray:
-    """Set each row's own item to -inf, so that similar-item lists never contain the query."""
-    scores[np.arange(len(itemids)), itemids] = -np.inf
-    return scores
 
 
 def normalise_rows(vectors: np.ndarray) -> np.ndarray:
@@ -259,10 +226,11 @@ class Recommender(ABC):
         With `exclude_seen`, the items stored in each user's row of `user_items` are never
         recommended. Slots that no eligible item fills hold index -1 and score -inf.
         """
+        if k < 1:
+            raise ModelError(f"k must be at least 1, got {k}")
         scores = self.score(userids, user_items)
         if exclude_seen:
-            rows, cols = as_user_items(user_items).nonzero()
-            scores[rows, cols] = -np.inf
+            exclude_interactions(scores, as_user_items(user_items))
         return select_top_k(scores, k)
 
     def save(self, directory: Path) -> None:

@@ -21,8 +21,9 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from movierec.models.base import ItemWeightParams, ItemWeightRecommender, select_top_k
+from movierec.models.base import ItemWeightParams, ItemWeightRecommender
 from movierec.models.params import SearchSpace
+from movierec.serving.ranking import select_top_k
 
 # Dense similarity entries computed per block of columns: bounds memory on large catalogues.
 BLOCK_ENTRIES = 1 << 24

@@ -21,11 +21,10 @@ from movierec.models.base import (
     NotFittedError,
     Recommender,
     as_user_items,
-    exclude_self,
     item_indices,
-    select_top_k,
 )
 from movierec.models.params import ModelParams
+from movierec.serving.ranking import exclude_self, select_top_k
 
 
 class PopularityParams(ModelParams):

@@ -26,7 +26,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.artifacts import SimilarItems
-from movierec.models.base import ModelError, as_user_items, normalise_rows, select_top_k
+from movierec.models.base import ModelError, as_user_items, normalise_rows
+from movierec.serving.ranking import select_top_k
 
 # Dense entries per block of rows: bounds memory on large catalogues (64 MB per float32 array).
 BLOCK_ENTRIES = 1 << 24

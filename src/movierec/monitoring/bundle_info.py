@@ -17,6 +17,7 @@ from movierec.artifacts import (
     USER_MAPPING,
     read_json,
 )
+from movierec.genres import distinct_genres
 
 
 def catalogue_size(model_dir: Path | None) -> int | None:
@@ -39,7 +40,7 @@ def movie_ids(model_dir: Path) -> list[int]:
 def genres(model_dir: Path) -> list[str]:
     """The distinct genres of the bundle's catalogue, sorted."""
     records = read_json(model_dir / ITEM_FEATURES)
-    return sorted({genre for record in records for genre in record.get("genres", [])})
+    return distinct_genres(record.get("genres", []) for record in records)
 
 
 def _as_float(value: Any) -> float | None:

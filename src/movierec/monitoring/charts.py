@@ -9,10 +9,11 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from movierec.endpoints import RANKED
 from movierec.monitoring.kpis import KpiReport
 from movierec.monitoring.replay_eval import ReplayReport
 
-ENDPOINTS = ["/recommend", "/similar", "/popular"]
+ENDPOINTS = list(RANKED)
 PALETTE = ["#4C78A8", "#F58518", "#54A24B"]
 PERCENTILES = ("p50", "p95", "p99")
 PERCENTILE_COLOURS = ["#9ECAE9", "#4C78A8", "#E45756"]  # p99, the alerting one, in red

@@ -38,8 +38,8 @@ from movierec.monitoring.log_reader import (
 )
 from movierec.store.database import Database
 from movierec.store.tables import request_logs
+from movierec.endpoints import RECOMMEND
 
-RECOMMEND = "/recommend"
 HISTOGRAM_BINS = 30
 # Candidate buckets for `auto_bucket`, finest first.
 BUCKETS = ("1s", "5s", "10s", "30s", "1min", "5min", "15min", "1h", "6h", "1D")
@@ -85,7 +85,9 @@ class HistogramBin(BaseModel):
     count: int
 
 
-class FallbackReason(BaseModel):
+class FallbackCount(BaseModel):
+    """How many /recommend answers fell back for one `FallbackReason`, and their share."""
+
     reason: str
     count: int
     rate: float
@@ -108,7 +110,7 @@ class KpiReport(BaseModel):
     recommend_requests: int
     fallback_requests: int
     fallback_rate: float | None
-    fallback_reasons: list[FallbackReason]
+    fallback_reasons: list[FallbackCount]
     n_items: int | None
     distinct_recommended: int
     coverage: float | None
@@ -341,7 +343,7 @@ def compute_kpis(
         fallback_requests=n_fallback,
         fallback_rate=n_fallback / n_recommend if n_recommend else None,
         fallback_reasons=[
-            FallbackReason(reason=str(reason), count=int(count), rate=int(count) / n_recommend)
+            FallbackCount(reason=str(reason), count=int(count), rate=int(count) / n_recommend)
             for reason, count in reasons.items()
         ],
         n_items=n_items,

@@ -27,12 +27,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, true
 
+from movierec.endpoints import RECOMMEND
 from movierec.monitoring.bundle_info import offline_metrics
 from movierec.monitoring.log_reader import in_window, open_log, query_frame, recommended_items
 from movierec.store.database import Database
 from movierec.store.tables import request_logs
-
-RECOMMEND = "/recommend"
 
 
 class ReplayError(ValueError):

@@ -35,6 +35,7 @@ from rich.table import Table
 
 from movierec.artifacts import USER_MAPPING
 from movierec.config import SimulatorSettings
+from movierec.endpoints import POPULAR, RECOMMEND, SIMILAR
 from movierec.monitoring.bundle_info import genres, known_ids, movie_ids
 
 MAX_ERROR_SAMPLES = 5
@@ -141,12 +142,12 @@ def plan_requests(
     for kind in kinds.tolist():
         if kind == 1:
             movie = int(rng.choice(sources.movies))
-            plan.append(PlannedRequest("/similar", "POST", json={"movie_id": movie, "k": 10}))
+            plan.append(PlannedRequest(SIMILAR, "POST", json={"movie_id": movie, "k": 10}))
         elif kind == 2:
             params: dict[str, Any] = {"k": 10}
             if sources.genres and rng.random() < 0.5:
                 params["genre"] = sources.genres[int(rng.integers(len(sources.genres)))]
-            plan.append(PlannedRequest("/popular", "GET", params=params))
+            plan.append(PlannedRequest(POPULAR, "GET", params=params))
         else:
             recommended += 1
             is_unknown = math.floor(recommended * share) > math.floor((recommended - 1) * share)
@@ -156,7 +157,7 @@ def plan_requests(
                 else int(rng.choice(sources.users))
             )
             body = {"user_id": user, "k": 10}
-            plan.append(PlannedRequest("/recommend", "POST", json=body, unknown_user=is_unknown))
+            plan.append(PlannedRequest(RECOMMEND, "POST", json=body, unknown_user=is_unknown))
     return plan
 
 
@@ -217,7 +218,7 @@ def simulate(
     for (_, status), count in statuses.items():
         by_status[status] += count
     sent = sum(statuses.values())
-    recommended = [request for request in plan[:sent] if request.endpoint == "/recommend"]
+    recommended = [request for request in plan[:sent] if request.endpoint == RECOMMEND]
     unknown = sum(request.unknown_user for request in recommended)
     return SimulationReport(
         api_url=api_url,
@@ -242,7 +243,7 @@ def users_summary(report: SimulationReport) -> str:
     recommended = report.known_user_requests + report.unknown_user_requests
     share = report.unknown_user_requests / recommended if recommended else 0.0
     sent = (
-        f"/recommend: {report.known_user_requests} for users the model knows, "
+        f"{RECOMMEND}: {report.known_user_requests} for users the model knows, "
         f"{report.unknown_user_requests} for unknown ids ({share:.1%})"
     )
     if not report.heldout_users:

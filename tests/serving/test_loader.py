@@ -13,8 +13,8 @@ import pytest
 import scipy.sparse as sp
 
 from movierec import artifacts as art
-from movierec.api.model_loader import load_bundle
 from movierec.artifacts import BundleError
+from movierec.serving.loader import load_bundle
 from tests.bundles import build_synthetic_bundle
 
 

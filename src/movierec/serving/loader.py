@@ -1,4 +1,4 @@
-"""Load the production bundle into an immutable `LoadedModel` for serving.
+"""Load a production bundle into an immutable `LoadedModel` for the engine.
 
 `movierec.artifacts.read_bundle` validates everything before anything is served (the same
 checks export runs before it switches production) and raises `BundleError` naming the file

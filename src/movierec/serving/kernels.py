@@ -6,7 +6,7 @@ assignment, a partial sort, comparisons, gathers, a sort), and in a loaded serve
 costs far more than its arithmetic. `embedding_top_k` does it in one call: a vectorised pass
 over the item factors, then one pass over the scores with a k-long buffer. It took /recommend
 from 0.55x to about 0.63x the throughput of /health (`make benchmark-serving`). Filtered
-requests and the "item_weights" scorer keep the numpy path in `movierec.api.recommender`;
+requests and the "item_weights" scorer keep the numpy path of `movierec.serving.ranking`;
 both break ties by column, so either path gives the same ranking.
 
 The kernel compiles when a bundle loads (`compile_for`, about a second once per process),

@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from movierec.api.kernels import embedding_top_k
-from movierec.api.model_loader import load_bundle
-from movierec.api.recommender import Recommender
+from movierec.serving.engine import Engine
+from movierec.serving.kernels import embedding_top_k
+from movierec.serving.loader import load_bundle
 
 
 def reference(
@@ -76,12 +76,12 @@ def test_recommend_agrees_with_the_numpy_formula_for_every_user(
     bundles: dict[str, Path],
 ) -> None:
     model = load_bundle(bundles["embeddings"])
-    recommender = Recommender(model, max_k=100)
+    engine = Engine(model, max_k=100)
     for user_id, row in model.user_rows.items():
         seen = model.user_items[row].indices  # the columns the user interacted with
         scores = model.item_embeddings @ model.user_embeddings[row]
         _, expected = reference(model.item_embeddings, model.user_embeddings[row], seen, 7)
-        ranking = recommender.recommend(user_id, k=7)
+        ranking = engine.recommend(user_id, k=7)
         # Scores, not columns: the kernel may add in another order than BLAS (last-bit ties).
         np.testing.assert_allclose(ranking.scores, expected, rtol=1e-5)
         np.testing.assert_allclose(scores[ranking.columns], ranking.scores, rtol=1e-5)

@@ -1,0 +1,13 @@
+"""The API's route paths, spelled once: the routes, the request log's `endpoint` values, the
+frontend's client, monitoring and the benchmarks all name an endpoint through these."""
+
+HEALTH = "/health"
+RECOMMEND = "/recommend"
+SIMILAR = "/similar"
+POPULAR = "/popular"
+MOVIES = "/movies"
+MODEL = "/model"
+ADMIN_RELOAD = "/admin/reload"
+
+# The endpoints that answer a ranking of movies: one request-log row per answer.
+RANKED = (RECOMMEND, SIMILAR, POPULAR)
