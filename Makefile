@@ -86,9 +86,10 @@ test: setup ## Run the whole test suite (with the PostgreSQL driver, the `postgr
 test-fast: setup ## Tests without the end-to-end and browser tiers
 	$(RUN) --extra postgres pytest -m "not e2e and not browser"
 
-lint: setup ## ruff, black --check, hadolint, and compose config (no Docker engine needed)
+lint: setup ## ruff, black --check, import layers (import-linter), hadolint, and compose config (no Docker engine needed)
 	$(RUN) ruff check src tests benchmarks
 	$(RUN) black --check src tests benchmarks
+	$(RUN) lint-imports
 	$(RUN) hadolint Dockerfile
 	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
 	elif command -v docker-compose >/dev/null 2>&1; then docker-compose -f docker-compose.yml config -q; \

@@ -25,3 +25,11 @@ def test_requirements_txt_is_exported_from_the_lock() -> None:
         return [line for line in text.splitlines() if line and not line.startswith("#")]
 
     assert pins(committed) == pins(exported), "run `make requirements` after changing the lock"
+
+
+def test_the_import_layers_hold() -> None:
+    """The contracts in pyproject.toml ([tool.importlinter]): serving knows no HTTP, the API
+    no training, the frontend only its API client."""
+    lint = shutil.which("lint-imports", path=str(REPO_ROOT / ".venv/bin")) or "lint-imports"
+    result = subprocess.run([lint], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

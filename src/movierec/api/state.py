@@ -17,9 +17,9 @@ from movierec.api.logger import RequestLogger
 from movierec.api.render import MovieJson
 from movierec.artifacts import BundleError
 from movierec.config import ServingSettings
-from movierec.store.database import Database
 from movierec.serving.engine import Engine
 from movierec.serving.loader import load_bundle
+from movierec.store.database import Database
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from rich.table import Table
 from sqlalchemy import func, select, true
 
 from movierec.config import Thresholds
+from movierec.endpoints import RECOMMEND
 from movierec.monitoring.log_reader import (
     in_window,
     open_log,
@@ -38,7 +39,6 @@ from movierec.monitoring.log_reader import (
 )
 from movierec.store.database import Database
 from movierec.store.tables import request_logs
-from movierec.endpoints import RECOMMEND
 
 HISTOGRAM_BINS = 30
 # Candidate buckets for `auto_bucket`, finest first.

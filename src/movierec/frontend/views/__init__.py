@@ -1,0 +1,1 @@
+"""The frontend pages, one module each, loaded by Streamlit from their files."""
