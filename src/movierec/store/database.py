@@ -121,6 +121,9 @@ def _parse(url: str) -> URL:
 
 def _sqlite_for_writing(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL is a property of the file: switch only once, since a switch racing another
+    # connection's transaction fails with "database is locked" whatever the busy timeout.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
