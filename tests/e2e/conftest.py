@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,3 +132,13 @@ def save_screenshot(page: Page, name: str) -> Path:
         DOC_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOC_IMAGES / path.name)
     return path
+
+
+@pytest.fixture
+def clean_clone(tmp_path: Path) -> Path:
+    """A fresh `git clone` of this checkout, as a newcomer gets it."""
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("needs a git checkout of the project to clone")
+    clone = tmp_path / "movie-recommender"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+    return clone

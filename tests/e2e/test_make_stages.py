@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, real_mirror, requires_ml100k
+from tests.conftest import real_mirror, requires_ml100k
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500), requires_ml100k]
 
@@ -29,15 +29,6 @@ SMALL_TRAINING = {
     "MOVIEREC_TRAINING__MODELS": '["popularity", "ease"]',
     "MOVIEREC_TRAINING__BOOTSTRAP_SAMPLES": "100",
 }
-
-
-@pytest.fixture
-def clean_clone(tmp_path: Path) -> Path:
-    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
-        pytest.skip("needs a git checkout of the project to clone")
-    clone = tmp_path / "movie-recommender"
-    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
-    return clone
 
 
 def _make(clone: Path, target: str) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT, real_mirror, requires_ml100k
+from tests.conftest import real_mirror, requires_ml100k
 from tests.processes import busy_cpus, carrying, requires_proc
 from tests.servers import free_port
 
@@ -33,15 +32,6 @@ RUN_MARKER = "UP_TEST_RUN"
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture
-def clean_clone(tmp_path: Path) -> Path:
-    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
-        pytest.skip("needs a git checkout of the project to clone")
-    clone = tmp_path / "movie-recommender"
-    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
-    return clone
 
 
 @pytest.fixture
