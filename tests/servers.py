@@ -139,3 +139,17 @@ _PROCESSES: dict[str, subprocess.Popen] = {}
 def api_pid(url: str) -> int:
     """Process id of the uvicorn process `running_api` started for `url` (to send signals)."""
     return _PROCESSES[url].pid
+
+
+def post_to_starting_workers(url: str, body: dict, attempts: int = 3) -> httpx.Response:
+    """POST `body` on a new connection, retrying a connection closed unanswered: with several
+    workers the readiness wait saw one of them, and another still starting can drop a
+    connection (never served, so never logged)."""
+    for attempt in range(attempts):
+        try:
+            return httpx.post(url, json=body)
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("attempts must be at least 1")

@@ -16,7 +16,7 @@ import pytest
 
 from movierec.artifacts import ITEM_EMBEDDINGS
 from tests.bundles import build_synthetic_bundle
-from tests.servers import api_pid, running_api
+from tests.servers import api_pid, post_to_starting_workers, running_api
 
 pytestmark = pytest.mark.e2e
 
@@ -100,15 +100,6 @@ def test_two_workers_share_one_log(tmp_path: Path) -> None:
     log_db = tmp_path / "requests.db"
     with running_api(model_dir, log_db, workers=2) as url:
         for user_id in range(1, 201):  # a new connection each time, so both workers answer
-            # The readiness wait saw one worker; a connection reaching the other while it is
-            # still starting can be closed unanswered (never served, so never logged): retry.
-            for attempt in range(3):
-                try:
-                    response = httpx.post(f"{url}/recommend", json={"user_id": user_id, "k": 3})
-                    break
-                except httpx.TransportError:
-                    if attempt == 2:
-                        raise
-                    time.sleep(0.5)
+            response = post_to_starting_workers(f"{url}/recommend", {"user_id": user_id, "k": 3})
             assert response.status_code == 200
     assert log_count(log_db) == 200

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +13,7 @@ from movierec.monitoring.kpis import compute_kpis
 from movierec.store.tables import request_logs
 from tests.bundles import build_synthetic_bundle
 from tests.databases import row_count
-from tests.servers import running_api
+from tests.servers import post_to_starting_workers, running_api
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +27,7 @@ def test_two_workers_log_to_postgresql_and_monitoring_reads_it(
     # Two workers, each spawning its writer process, start slowly on a busy 2-core machine.
     with running_api(model_dir, unused_file, workers=2, env=env, timeout=120) as url:
         for user_id in range(1, 101):  # a new connection each time, so both workers answer
-            for attempt in range(3):  # a worker still starting may close a connection unanswered
-                try:
-                    response = httpx.post(f"{url}/recommend", json={"user_id": user_id, "k": 3})
-                    break
-                except httpx.TransportError:
-                    if attempt == 2:
-                        raise
-                    time.sleep(0.5)
+            response = post_to_starting_workers(f"{url}/recommend", {"user_id": user_id, "k": 3})
             assert response.status_code == 200
         assert httpx.get(f"{url}/popular", params={"k": 2}).status_code == 200
     assert row_count(postgres_url, request_logs) == 101
