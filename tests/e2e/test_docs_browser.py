@@ -16,10 +16,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.bundles import build_synthetic_bundle
-from tests.e2e.conftest import requires_chromium
+from tests.e2e.conftest import browser_page, requires_chromium
 from tests.servers import running_api
 
-WAIT_MS = 30_000
 OPERATIONS = ("/recommend", "/similar", "/popular")
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
@@ -45,12 +44,9 @@ def offline_page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
             blocked.append(route.request.url)
             route.abort("internetdisconnected")
 
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.route("**/*", only_loopback)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    yield page, blocked
-    context.close()
+    with browser_page(browser) as page:
+        page.context.route("**/*", only_loopback)
+        yield page, blocked
 
 
 def test_swagger_ui_lists_the_operations_offline(
