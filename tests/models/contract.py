@@ -14,6 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.models import MODEL_CLASSES, ModelError, NotFittedError, Recommender, create_model
+from movierec.models.similarity import embedding_cosine, similar_items_table, weight_rows
 
 N_GROUPS = 4
 
@@ -106,25 +107,23 @@ class RecommenderContract:
             assert np.isneginf(scores[user, unseen:]).all()
             assert np.isfinite(scores[user, :unseen]).all()
 
-    def test_similar_items_never_the_item_itself(self, model: Recommender) -> None:
-        items = np.arange(model.n_items)
-        ids, scores = model.similar_items(items, k=5)
-        assert ids.shape == scores.shape == (model.n_items, 5)
-        assert ids.dtype == np.int64 and scores.dtype == np.float32
-        assert not (ids == items[:, None]).any()
-        assert (np.diff(scores, axis=1) <= 0).all()
-
-    def test_similar_items_refuses_unknown_items(self, model: Recommender) -> None:
-        for bad in (-1, model.n_items):
-            with pytest.raises(ModelError, match="item indices must lie in"):
-                model.similar_items(np.array([0, bad]))
-
-    def test_similar_items_share_the_taste_group(self, model: Recommender) -> None:
+    def test_own_similarity_finds_the_taste_group(
+        self, model: Recommender, user_items: sp.csr_matrix
+    ) -> None:
+        """The model's similarity (its weights, or cosine of its item vectors), as a source
+        of the shared similar-items table, keeps each item's neighbours in its taste group."""
         if not self.collaborative:
             pytest.skip("popularity has no notion of similarity")
-        ids, _ = model.similar_items(np.arange(model.n_items), k=5)
-        same_group = (ids % N_GROUPS) == (np.arange(model.n_items)[:, None] % N_GROUPS)
-        assert same_group.mean() > 0.8
+        weights = model.item_weight_matrix()
+        source = (
+            weight_rows(weights) if weights is not None else embedding_cosine(model.item_vectors())
+        )
+        table = similar_items_table(user_items, source, popularity_penalty=0.0, size=5)
+        items = np.broadcast_to(np.arange(model.n_items)[:, None], table.columns.shape)
+        listed = table.columns >= 0
+        same_group = table.columns % N_GROUPS == items % N_GROUPS
+        assert listed.mean() > 0.9
+        assert same_group[listed].mean() > 0.8
 
     def test_save_load_round_trip(
         self, model: Recommender, user_items: sp.csr_matrix, tmp_path: Path
@@ -137,7 +136,6 @@ class RecommenderContract:
         np.testing.assert_array_equal(
             loaded.score(users, user_items[:15]), model.score(users, user_items[:15])
         )
-        np.testing.assert_array_equal(loaded.similar_items(users)[0], model.similar_items(users)[0])
         assert not list((tmp_path / "model").glob("*.pkl"))
 
     def test_params_are_json_and_rebuild_the_model(self, model: Recommender) -> None:

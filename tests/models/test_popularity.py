@@ -41,11 +41,6 @@ def test_same_ranking_for_every_user_minus_their_history() -> None:
     np.testing.assert_array_equal(ids, [[3, 1], [3, 1], [0, 1]])
 
 
-def test_similar_items_are_the_popular_others() -> None:
-    ids, _ = PopularityRecommender().fit(HAND).similar_items(np.array([2, 0]), k=2)
-    np.testing.assert_array_equal(ids, [[0, 3], [2, 3]])
-
-
 def test_unknown_weighting_is_refused() -> None:
     with pytest.raises(ValidationError, match="weighting"):
         PopularityParams(weighting="views")  # type: ignore[arg-type]

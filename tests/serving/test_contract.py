@@ -8,10 +8,9 @@ with and without exclude-seen, and with filters against the model's scores maske
 eligible items. The popularity kind exports no bundle of its own: it is the bundle's
 popularity, so the engine's popular and unknown-user answers must be its ranking.
 
-"Similar" has two sources, as the README states: serving's similar answers come from the
-bundle's similar-items table whatever the kind, and each model's `similar_items` is its own
-similarity (ALS: cosine of item factors; item-item and EASE: rows of the weight matrix;
-popularity: the most popular other items). Both are pinned down here.
+"Similar" has one meaning whatever the kind, as the README states: the similar-items table
+training builds (`similar_items_table`), which serving answers from; models have no
+`similar_items` of their own.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.models import MODEL_CLASSES, Recommender, create_model
-from movierec.models.base import normalise_rows
 from movierec.models.similarity import shrunk_cosine, similar_items_table
 from movierec.serving.engine import Engine, Ranking
 from movierec.serving.fallback import FallbackReason
@@ -158,31 +156,3 @@ def test_similar_answers_from_the_bundles_table_whatever_the_kind(fitted: Fitted
         listed = table.columns[column, :K]
         assert found.columns.tolist() == listed[listed >= 0].tolist()
         np.testing.assert_allclose(found.scores, table.scores[column, : len(found.columns)])
-
-
-def own_similarity(model: Recommender) -> np.ndarray:
-    """(n_items, n_items) similarities of the model's own `similar_items`, by kind."""
-    if model.scorer == "embeddings":
-        unit = normalise_rows(model.item_vectors())
-        return np.asarray(unit @ unit.T)
-    if model.scorer == "item_weights":
-        return np.asarray(model.item_weight_matrix().toarray())
-    popularity = model.score(np.array([0]), sp.csr_matrix((1, model.n_items), dtype=np.float32))
-    return np.repeat(popularity, model.n_items, axis=0)
-
-
-@pytest.mark.parametrize("kind", list(MODEL_CLASSES))
-def test_each_models_similar_items_is_its_own_similarity(
-    kind: str, synthetic_data: SyntheticMovieLens
-) -> None:
-    matrix = interaction_matrix(
-        synthetic_data.ratings, *ids_of(synthetic_data.ratings, synthetic_data.items)
-    )
-    model = create_model(kind).fit(matrix)
-    similarity = own_similarity(model).astype(np.float32)
-    np.fill_diagonal(similarity, -np.inf)
-    columns, scores = model.similar_items(np.arange(model.n_items), K)
-    best = -np.sort(-similarity, axis=1)[:, :K]
-    np.testing.assert_allclose(scores, best, rtol=RTOL, atol=ATOL)
-    picked = np.take_along_axis(similarity, columns, axis=1)
-    np.testing.assert_allclose(picked, best, rtol=RTOL, atol=ATOL)

@@ -14,7 +14,6 @@ from movierec.serving.ranking import (
     ItemFilters,
     best_k,
     exclude_interactions,
-    exclude_self,
     select_top_k,
     top_k,
 )
@@ -81,10 +80,6 @@ def test_exclusions_set_minus_infinity() -> None:
     assert np.isinf(exclude_interactions(scores.copy(), seen)).tolist() == [
         [True, False, True],
         [False, True, False],
-    ]
-    assert np.isinf(exclude_self(scores.copy(), np.array([2, 0]))).tolist() == [
-        [False, False, True],
-        [True, False, False],
     ]
 
 

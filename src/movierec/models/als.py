@@ -27,11 +27,8 @@ from movierec.models.base import (
     NotFittedError,
     Recommender,
     as_user_items,
-    item_indices,
-    normalise_rows,
 )
 from movierec.models.params import ModelParams, SearchSpace
-from movierec.serving.ranking import exclude_self, select_top_k
 
 AlsWeighting = Literal["bm25", "confidence", "none"]
 Factors = Annotated[int, Field(ge=1)]
@@ -147,12 +144,6 @@ class AlsRecommender(Recommender):
             )
         scores: np.ndarray = user_factors[userids] @ item_factors.T
         return scores.astype(np.float32, copy=False)
-
-    def similar_items(self, itemids: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarity between item factors."""
-        itemids = item_indices(itemids, self.n_items)
-        unit = normalise_rows(self._factors()[1])
-        return select_top_k(exclude_self(unit[itemids] @ unit.T, itemids), k)
 
     def item_vectors(self) -> np.ndarray:
         return self._factors()[1]

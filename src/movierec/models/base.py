@@ -31,7 +31,7 @@ from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from movierec.models.params import ModelParams, SearchSpace
-from movierec.serving.ranking import exclude_interactions, exclude_self, select_top_k
+from movierec.serving.ranking import exclude_interactions, select_top_k
 
 MODEL_JSON = "model.json"
 STATE_NPZ = "state.npz"
@@ -57,17 +57,6 @@ def as_user_items(user_items: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
             f"user_items must be a scipy sparse matrix (users x items), got {type(user_items)}"
         )
     return sp.csr_matrix(user_items, dtype=np.float32)
-
-
-def item_indices(itemids: np.ndarray, n_items: int) -> np.ndarray:
-    """`itemids` as a flat int64 array, refusing indices outside the catalogue."""
-    itemids = np.asarray(itemids, dtype=np.int64).reshape(-1)
-    if len(itemids) and (itemids.min() < 0 or itemids.max() >= n_items):
-        raise ModelError(
-            f"item indices must lie in [0, {n_items}); map movie ids through the item mapping "
-            "and answer unknown movies before calling the model"
-        )
-    return itemids
 
 
 def normalise_rows(vectors: np.ndarray) -> np.ndarray:
@@ -125,10 +114,13 @@ class Recommender(ABC):
     defaults are the model's only defaults) and `search_type` (what training may search),
     and implement fitting, scoring and their state.
 
+    Similar items are not a model's own: `movierec.models.similarity.similar_items_table`
+    builds the one table every kind exports and `/similar` serves (a model's similarity, such
+    as its weights or factors, is one of the sources that table can be built from).
+
     Usage:
         >>> model = create_model("als", factors=32).fit(train)  # doctest: +SKIP
         >>> ids, scores = model.recommend(np.arange(3), train[:3], k=10)  # doctest: +SKIP
-        >>> similar, sims = model.similar_items(np.array([49]), k=10)  # doctest: +SKIP
     """
 
     kind: ClassVar[str]
@@ -161,14 +153,6 @@ class Recommender(ABC):
     @abstractmethod
     def _score(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         """Dense scores for validated inputs; see `score`."""
-
-    @abstractmethod
-    def similar_items(self, itemids: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The k items most similar to each of `itemids` (never the item itself), best first.
-
-        Returns int64 indices and float32 scores of shape (len(itemids), k), padded with -1 and
-        -inf when fewer items qualify.
-        """
 
     @abstractmethod
     def item_vectors(self) -> np.ndarray:
@@ -281,8 +265,8 @@ class ItemWeightParams(ModelParams):
 class ItemWeightRecommender(Recommender):
     """Base of models that score by an item x item weight matrix W: scores = user_items @ W.
 
-    Row i of W holds the weights item i gives to every other item, so `similar_items(i)` is
-    W[i] (the recommendations of a user whose history is only item i). For the FAISS index,
+    Row i of W holds the weights item i gives to every other item: the recommendations of a
+    user whose history is only item i. For the FAISS index,
     W is factorised by a truncated SVD, W ~ U S V^T: `item_vectors` are V sqrt(S) and
     `user_vectors` project histories as user_items @ U sqrt(S), so that their inner products
     approximate the model's own scores and cosine between item vectors follows W.
@@ -323,12 +307,6 @@ class ItemWeightRecommender(Recommender):
         scores = user_items @ self._weights()
         dense = scores.toarray() if sp.issparse(scores) else scores
         return np.asarray(dense, dtype=np.float32)
-
-    def similar_items(self, itemids: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        itemids = item_indices(itemids, self.n_items)
-        weights = self._weights()
-        dense = weights[itemids] if isinstance(weights, np.ndarray) else weights[itemids].toarray()
-        return select_top_k(exclude_self(dense.astype(np.float32), itemids), k)
 
     def _svd(self) -> tuple[np.ndarray, np.ndarray]:
         """(V sqrt(S), U sqrt(S)) of the truncated SVD of W, computed once per fit."""

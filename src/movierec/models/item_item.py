@@ -9,8 +9,8 @@ Usage:
     >>> import numpy as np, scipy.sparse as sp
     >>> user_items = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1]], dtype=np.float32))
     >>> model = ItemItemRecommender(ItemItemParams(shrinkage=0.0)).fit(user_items)
-    >>> model.similar_items(np.array([0]), k=1)[0]
-    array([[1]])
+    >>> model.recommend(np.array([0]), user_items[[0]], k=1)[0]
+    array([[2]])
 """
 
 from __future__ import annotations

@@ -21,10 +21,8 @@ from movierec.models.base import (
     NotFittedError,
     Recommender,
     as_user_items,
-    item_indices,
 )
 from movierec.models.params import ModelParams
-from movierec.serving.ranking import exclude_self, select_top_k
 
 
 class PopularityParams(ModelParams):
@@ -67,12 +65,6 @@ class PopularityRecommender(Recommender):
 
     def _score(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         return np.tile(self._popularity(), (len(userids), 1))
-
-    def similar_items(self, itemids: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Popularity knows no similarity: the most popular other items, for every query."""
-        itemids = item_indices(itemids, self.n_items)
-        scores = np.tile(self._popularity(), (len(itemids), 1))
-        return select_top_k(exclude_self(scores, itemids), k)
 
     def item_vectors(self) -> np.ndarray:
         raise ModelError(

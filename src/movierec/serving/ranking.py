@@ -69,12 +69,6 @@ def exclude_interactions(scores: np.ndarray, user_items: sp.csr_matrix) -> np.nd
     return scores
 
 
-def exclude_self(scores: np.ndarray, itemids: np.ndarray) -> np.ndarray:
-    """Set each row's own item to -inf, so that similar-item lists never contain the query."""
-    scores[np.arange(len(itemids)), itemids] = -np.inf
-    return scores
-
-
 class ItemFilters:
     """Precomputed filters: one boolean mask per genre and the release year of every column."""
 

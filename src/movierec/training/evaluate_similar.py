@@ -128,7 +128,7 @@ class Candidate:
 
 def default_candidates() -> list[Candidate]:
     """Popularity (a reference), what /similar used before the table (the winner's item
-    vectors: ALS factors, or the SVD of EASE's weights), the models' own similar_items (EASE
+    vectors: ALS factors, or the SVD of EASE's weights), the models' own similarity (EASE
     and item-item weights) and shrunk cosine, each over a few popularity penalties."""
     penalties = (0.0, 0.2, 0.3, 0.4, 0.5)
     return [
