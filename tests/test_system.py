@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -227,6 +228,43 @@ def test_stop_all_kills_the_whole_group_after_the_grace_period() -> None:
     assert leaves_a_child.returncode == -signal.SIGTERM
     assert stubborn.returncode == -signal.SIGKILL
     assert all(alive_in_group(g) == [] for g in groups)
+
+
+def test_ctrl_c_while_an_optional_service_is_being_stopped_stops_the_system(
+    tmp_path: Path,
+) -> None:
+    """An optional service that misses its start timeout is stopped; a Ctrl-C that arrives
+    while it is (here: it survives SIGTERM, so the grace period runs) is not lost."""
+    told_to_stop = tmp_path / "sigterm"
+    survives_sigterm = [
+        sys.executable,
+        "-c",
+        "import signal, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *_: open({str(told_to_stop)!r}, 'w').close())\n"
+        "time.sleep(600)",
+    ]
+    slow = Service(
+        "Slow UI", survives_sigterm, f"http://127.0.0.1:{free_port()}", "/", 0.5, start_later="x"
+    )
+
+    def interrupt_once_told_to_stop() -> None:
+        deadline = time.monotonic() + 60
+        while not told_to_stop.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupter = threading.Thread(target=interrupt_once_told_to_stop, daemon=True)
+    try:
+        with Supervisor(tmp_path, grace_s=3.0) as supervisor:
+            supervisor.start([slow])
+            interrupter.start()
+            with pytest.raises(KeyboardInterrupt):
+                supervisor.wait_until_up(optional=True)
+                supervisor.watch()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert supervisor.running[0].process.returncode == -signal.SIGKILL
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -194,11 +194,12 @@ def _stop_signals_held() -> Iterator[list[int]]:
             signal.signal(signum, handler)
 
 
-def stop_all(processes: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:
+def stop_all(processes: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> list[int]:
     """Stop each process and its group: SIGTERM to the leader, which shuts its own children
     down (the API flushes its request log), then SIGKILL to the whole group after `grace_s`
-    for whatever is left. A Ctrl-C meanwhile does not cut this short."""
-    with _stop_signals_held():
+    for whatever is left. A Ctrl-C meanwhile does not cut this short; the stop signals that
+    arrived are returned, for a caller that goes on running to act on."""
+    with _stop_signals_held() as received:
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -215,6 +216,7 @@ def stop_all(processes: list[subprocess.Popen[bytes]], grace_s: float = 10.0) ->
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline and any(_group_exists(p.pid) for p in processes):
             time.sleep(0.02)
+    return received
 
 
 def _group_exists(pgid: int) -> bool:
@@ -320,11 +322,13 @@ class Supervisor:
             log = self._log(service)
             if service.start_later is None:
                 raise ServiceStartError(f"{service.name} {problem}; see {log}:\n{_last_lines(log)}")
-            stop_all([process], self.grace_s)
+            interrupted = stop_all([process], self.grace_s)
             console.print(
                 f"[yellow]{service.name} {problem}; everything else keeps running. Start it "
                 f"later with `{service.start_later}` (log: {log})."
             )
+            if interrupted:  # a Ctrl-C while it was being stopped stops everything
+                signal.raise_signal(interrupted[0])
 
 
 def _stop_on_signal(signum: int, frame: object) -> None:
