@@ -80,11 +80,11 @@ kpis: setup ## KPI report from the request log
 replay: setup ## Replay evaluation of logged recommendations
 	$(MOVIEREC) monitor replay
 
-test: setup ## Run the whole test suite (with the PostgreSQL driver, the `postgres` extra)
-	$(RUN) --extra postgres pytest
+test: setup ## Run the whole test suite (with the `postgres` and `spark` extras: PostgreSQL driver, pyspark)
+	$(RUN) --extra postgres --extra spark pytest
 
 test-fast: setup ## Tests without the end-to-end and browser tiers
-	$(RUN) --extra postgres pytest -m "not e2e and not browser"
+	$(RUN) --extra postgres --extra spark pytest -m "not e2e and not browser"
 
 lint: setup ## ruff, black --check, import layers (import-linter), hadolint, and compose config (no Docker engine needed)
 	$(RUN) ruff check src tests benchmarks

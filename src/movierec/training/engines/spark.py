@@ -33,7 +33,7 @@ import numpy as np
 from pyspark.errors import PySparkRuntimeError
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import functions as sf
 from pyspark.sql.types import DoubleType, LongType, StructField, StructType
 
 from movierec.config import Settings, SparkSettings
@@ -78,7 +78,7 @@ _JAVA_OPTION_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaO
 _SPARK_TYPES = {"int64": LongType(), "float64": DoubleType()}
 # The processed CSV files, column by column (a schema: Spark does not infer types).
 PART_SCHEMA = StructType(
-    [StructField(column, _SPARK_TYPES[INTERACTION_DTYPES[column]]) for column in INTERACTION_COLUMNS]
+    [StructField(name, _SPARK_TYPES[INTERACTION_DTYPES[name]]) for name in INTERACTION_COLUMNS]
 )
 # The smallest MLlib rating: a positive preference whose confidence is 1 (see the docstring).
 RATING_FLOOR = 1e-6
@@ -133,9 +133,9 @@ def read_part(spark: SparkSession, processed_dir: Path, part: str, uri: str = ""
     else:
         frame = spark.read.csv(location, header=True, schema=PART_SCHEMA, mode="FAILFAST")
     return frame.select(
-        F.col("user_id").cast(LongType()),
-        F.col("movie_id").cast(LongType()),
-        F.col("confidence").cast(DoubleType()),
+        sf.col("user_id").cast(LongType()),
+        sf.col("movie_id").cast(LongType()),
+        sf.col("confidence").cast(DoubleType()),
     )
 
 
@@ -151,8 +151,8 @@ def check_weighting(params: AlsParams) -> None:
 def mllib_ratings(interactions: DataFrame, params: AlsParams) -> DataFrame:
     """The (user_id, movie_id, rating) frame MLlib trains on for implicit's `params`."""
     check_weighting(params)
-    value = F.col("confidence") if params.weighting == "confidence" else F.lit(1.0)
-    rating = F.greatest(value - F.lit(1.0 / params.alpha), F.lit(RATING_FLOOR))
+    value = sf.col("confidence") if params.weighting == "confidence" else sf.lit(1.0)
+    rating = sf.greatest(value - sf.lit(1.0 / params.alpha), sf.lit(RATING_FLOOR))
     return interactions.select("user_id", "movie_id", rating.alias("rating"))
 
 
@@ -170,7 +170,7 @@ def factor_matrix(factors: DataFrame, vocabulary: IdMapping, rank: int) -> np.nd
     matrix = np.zeros((len(vocabulary), rank), dtype=np.float32)
     if len(table):
         rows = vocabulary.to_index(table["id"].to_numpy())
-        matrix[rows] = np.stack(table["features"].to_numpy()).astype(np.float32)
+        matrix[rows] = np.stack(list(table["features"])).astype(np.float32)
     return matrix
 
 
@@ -189,9 +189,12 @@ class SparkEngine:
         train_val = (
             train.unionByName(val)
             .groupBy("user_id", "movie_id")
-            .agg(F.sum("confidence").alias("confidence"))
+            .agg(sf.sum("confidence").alias("confidence"))
         )
-        self.parts: Mapping[Part, DataFrame] = {"train": train.cache(), "train_val": train_val.cache()}
+        self.parts: Mapping[Part, DataFrame] = {
+            "train": train.cache(),
+            "train_val": train_val.cache(),
+        }
         self._counts: dict[Part, tuple[int, int]] = {}
         largest = max(int(data.users.ids.max(initial=0)), int(data.items.ids.max(initial=0)))
         if largest >= 2**31:
@@ -202,7 +205,7 @@ class SparkEngine:
     def counts(self, part: Part) -> tuple[int, int]:
         """Ratings and distinct users of `part`, counted once."""
         if part not in self._counts:
-            row = self.parts[part].agg(F.count("*"), F.countDistinct("user_id")).first()
+            row = self.parts[part].agg(sf.count("*"), sf.countDistinct("user_id")).first()
             assert row is not None  # an aggregate without grouping always has one row
             self._counts[part] = (int(row[0]), int(row[1]))
         return self._counts[part]
