@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +75,25 @@ def test_configured_java_options_follow_the_required_ones() -> None:
     conf = session_conf(SparkSettings(conf={"spark.driver.extraJavaOptions": "-Dmine=1"}))
     assert conf["spark.driver.extraJavaOptions"] == f"{JAVA_OPTIONS} -Dmine=1"
     assert conf["spark.executor.extraJavaOptions"] == JAVA_OPTIONS
+
+
+def test_without_java_spark_fails_with_one_line_saying_what_to_install(tmp_path: Path) -> None:
+    start = (
+        "from movierec.config import SparkSettings\n"
+        "from movierec.training.engines.spark import spark_session\n"
+        "spark_session(SparkSettings(master='local[1]'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", start],
+        env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("movierec.training.TrainingError: Spark could not start"), last
+    assert "needs Java 17 or later" in last and "openjdk-17-jre-headless" in last
 
 
 def test_read_part_reads_the_csv_then_parquet_when_present(

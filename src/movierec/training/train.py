@@ -5,7 +5,8 @@ catalogue, `search` fits and evaluates every candidate of `training.models` and 
 winner on validation, `bundle` builds the winner's production bundle, `registry` logs it
 with its metrics.json and registers it as a new version, and `gate` moves the `production`
 alias when it passes. Exporting that version to `training.export_dir` is the next stage
-(`movierec export`, `movierec.training.export`).
+(`movierec export`, `movierec.training.export`). The models are fitted by the engine of
+`training.engine` (`movierec.training.engines`: in this process, or ALS on Spark MLlib).
 """
 
 from __future__ import annotations
