@@ -48,6 +48,7 @@ def run(dataset: str, mirror: str, master: str, workdir: Path) -> dict[str, Any]
         },
         training={"spark": {"master": master, "conf": {"spark.ui.enabled": "false"}}},
     )
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     run_preprocess(settings.data)
     process_seconds = time.perf_counter() - started
@@ -83,6 +84,8 @@ def run(dataset: str, mirror: str, master: str, workdir: Path) -> dict[str, Any]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        # The 1-minute load average before and after: other work on the machine slows both.
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "dataset": dataset,
         "mirror": mirror,
         "split_strategy": settings.data.split.strategy,

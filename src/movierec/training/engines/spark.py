@@ -84,6 +84,14 @@ PART_SCHEMA = StructType(
 RATING_FLOOR = 1e-6
 
 
+@contextmanager
+def _pandas_notice_silenced() -> Iterator[None]:
+    """pyspark warns that it does not yet support pandas 3; its conversions here work."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+        yield
+
+
 def session_conf(spark: SparkSettings) -> dict[str, str]:
     """The Spark configuration of `spark`, with the Java 17 options in front of any given."""
     conf = {
@@ -91,6 +99,7 @@ def session_conf(spark: SparkSettings) -> dict[str, str]:
         "spark.driver.memory": spark.driver_memory,
         "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
         "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": "ERROR",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         **spark.conf,
     }
@@ -105,14 +114,14 @@ def spark_session(spark: SparkSettings) -> SparkSession:
     for key, value in session_conf(spark).items():
         builder = builder.config(key, value)
     try:
-        session = builder.getOrCreate()
+        with _pandas_notice_silenced():
+            session = builder.getOrCreate()
     except PySparkRuntimeError as exc:
         raise TrainingError(
             f"Spark could not start on {spark.master!r} ({exc.getErrorClass()}): the spark "
             "engine needs Java 17 or later on PATH or in JAVA_HOME (Debian: apt-get install "
             "openjdk-17-jre-headless); or set training.engine: local"
         ) from exc
-    session.sparkContext.setLogLevel("ERROR")
     return session
 
 
@@ -164,8 +173,7 @@ def reg_param(regularization: float, n_ratings: int, n_users: int) -> float:
 def factor_matrix(factors: DataFrame, vocabulary: IdMapping, rank: int) -> np.ndarray:
     """MLlib's (id, features) factors as rows of `vocabulary`; ids it never saw get zeros,
     as implicit's solution for a user or item without interactions is zero."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pyspark's pandas version notice
+    with _pandas_notice_silenced():
         table = factors.toPandas()
     matrix = np.zeros((len(vocabulary), rank), dtype=np.float32)
     if len(table):
