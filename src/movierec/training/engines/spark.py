@@ -186,6 +186,11 @@ class SparkEngine:
     """Fits ALS with Spark MLlib on the processed parts; other kinds locally."""
 
     def __init__(self, spark: SparkSession, settings: Settings, data: TrainingData) -> None:
+        largest = max(int(data.users.ids.max(initial=0)), int(data.items.ids.max(initial=0)))
+        if largest >= 2**31:
+            raise TrainingError(
+                f"id {largest} does not fit MLlib ALS's 32-bit ids; use training.engine: local"
+            )
         self.spark = spark
         self.data = data
         self.blocks = settings.training.spark.blocks
@@ -204,11 +209,6 @@ class SparkEngine:
             "train_val": train_val.cache(),
         }
         self._counts: dict[Part, tuple[int, int]] = {}
-        largest = max(int(data.users.ids.max(initial=0)), int(data.items.ids.max(initial=0)))
-        if largest >= 2**31:
-            raise TrainingError(
-                f"id {largest} does not fit MLlib ALS's 32-bit ids; use training.engine: local"
-            )
 
     def counts(self, part: Part) -> tuple[int, int]:
         """Ratings and distinct users of `part`, counted once."""
@@ -258,10 +258,12 @@ def spark_engine(settings: Settings, data: TrainingData) -> Iterator[SparkEngine
         check_weighting(params)  # before Spark starts
     active = SparkSession.getActiveSession()
     session = spark_session(settings.training.spark)
-    engine = SparkEngine(session, settings, data)
     try:
-        yield engine
+        engine = SparkEngine(session, settings, data)
+        try:
+            yield engine
+        finally:
+            engine.release()
     finally:
-        engine.release()
         if active is None:
             session.stop()
