@@ -8,7 +8,7 @@ MOVIEREC := $(RUN) movierec
 .DEFAULT_GOAL := help
 .PHONY: help setup up download-data process-data build-features train export pipeline serve \
 	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint requirements format typecheck \
-	check benchmark-pipeline benchmark-serving benchmark-dashboard benchmark-similar clean
+	check benchmark-pipeline benchmark-serving benchmark-dashboard benchmark-similar benchmark-spark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -80,11 +80,11 @@ kpis: setup ## KPI report from the request log
 replay: setup ## Replay evaluation of logged recommendations
 	$(MOVIEREC) monitor replay
 
-test: setup ## Run the whole test suite (with the PostgreSQL driver, the `postgres` extra)
-	$(RUN) --extra postgres pytest
+test: setup ## Run the whole test suite (with the `postgres` and `spark` extras: PostgreSQL driver, pyspark)
+	$(RUN) --extra postgres --extra spark pytest
 
 test-fast: setup ## Tests without the end-to-end and browser tiers
-	$(RUN) --extra postgres pytest -m "not e2e and not browser"
+	$(RUN) --extra postgres --extra spark pytest -m "not e2e and not browser"
 
 lint: setup ## ruff, black --check, import layers (import-linter), hadolint, and compose config (no Docker engine needed)
 	$(RUN) ruff check src tests benchmarks
@@ -120,6 +120,9 @@ benchmark-dashboard: setup $(MODEL) ## Time the dashboard's first load in headle
 
 benchmark-similar: setup ## Compare the /similar sources on ml-100k; JSON in benchmarks/results/
 	$(RUN) python -m benchmarks.similar
+
+benchmark-spark: setup ## ALS on the Spark engine beside the local one (DATASET=ml-1m, mirror MOVIELENS_BASE_URL); JSON in benchmarks/results/
+	$(RUN) --extra spark python -m benchmarks.spark_engine --dataset $(DATASET)
 
 clean: ## Remove generated data, models, logs and tracking stores
 	rm -rf data models mlartifacts mlruns mlflow.db benchmarks/results

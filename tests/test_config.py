@@ -28,6 +28,7 @@ def test_the_committed_configs_load_with_their_values() -> None:
     assert settings.training.mlflow.tracking_uri == "sqlite:///mlflow.db"
     assert (settings.serving.port, settings.frontend.port) == (8000, 8502)
     assert settings.monitoring.dashboard_port == 8501
+    assert (settings.training.engine, settings.training.spark.master) == ("local", "local[*]")
 
 
 def test_environment_overrides_fields_and_nested_fields(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,6 +87,8 @@ def test_short_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
         ("MOVIEREC_TRAINING__MODELS__ALS__FACTORS", "0", "training.models.als.factors"),
         ("MOVIEREC_TRAINING__MODELS__ALS__WEIGHTING", "tfidf", "training.models.als.weighting"),
         ("MOVIEREC_TRAINING__ALS__FACTORS", "64", "training.als"),
+        ("MOVIEREC_TRAINING__ENGINE", "dask", "training.engine"),
+        ("MOVIEREC_TRAINING__SPARK__BLOCKS", "0", "training.spark.blocks"),
     ],
 )
 def test_a_wrong_value_names_its_field(

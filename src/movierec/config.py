@@ -120,6 +120,22 @@ class MlflowSettings(Section):
     ui_port: int = Field(5000, ge=1, le=65535)
 
 
+class SparkSettings(Section):
+    """The Spark session of `training.engine: spark` (see movierec.training.engines.spark)."""
+
+    master: str = "local[*]"
+    app_name: str = "movierec-training"
+    driver_memory: str = "2g"
+    shuffle_partitions: int = Field(8, ge=1)
+    # ALS blocks per side (users, items): the parallelism of one ALS sweep.
+    blocks: int = Field(4, ge=1)
+    # Where the workers read the processed files (an hdfs://, s3a:// or shared-disk URI holding
+    # a copy of data.processed_dir); empty reads data.processed_dir itself.
+    processed_uri: str = ""
+    # Any further Spark configuration, e.g. {"spark.executor.memory": "8g"}.
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
 class TrainingSettings(Section):
     # Kinds, parameters and search grids are declared by the models (movierec.models.registry).
     models: ModelChoices = Field(
@@ -134,6 +150,8 @@ class TrainingSettings(Section):
     index: IndexSettings = Field(default_factory=IndexSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     export_dir: Path = Path("models/production")
+    engine: Literal["local", "spark"] = "local"
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
     @field_validator("selection_metric")
     @classmethod

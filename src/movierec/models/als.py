@@ -130,6 +130,22 @@ class AlsRecommender(Recommender):
         self._n_items = matrix.shape[1]
         return self
 
+    @classmethod
+    def from_factors(
+        cls, params: AlsParams, user_factors: np.ndarray, item_factors: np.ndarray
+    ) -> Self:
+        """A fitted model from factors learned elsewhere (the Spark engine), rows in the
+        order of the training matrix's users and items."""
+        if user_factors.shape[1] != item_factors.shape[1]:
+            raise ModelError(
+                f"user factors have {user_factors.shape[1]} columns but item factors "
+                f"{item_factors.shape[1]}; both sides need the same rank"
+            )
+        model = cls(params)
+        model._restore({"user_factors": user_factors, "item_factors": item_factors})
+        model._n_items = len(item_factors)
+        return model
+
     def _factors(self) -> tuple[np.ndarray, np.ndarray]:
         if self.user_factors is None or self.item_factors is None:
             raise NotFittedError(self.kind)

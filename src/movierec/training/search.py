@@ -20,6 +20,7 @@ from movierec.models.registry import BASELINE, MODEL_CLASSES, model_class
 from movierec.training import TrainingError
 from movierec.training import registry as tracking
 from movierec.training.data import TrainingData
+from movierec.training.engines import Engine
 from movierec.training.evaluate import EvaluationResult, evaluate_model
 
 
@@ -57,11 +58,13 @@ class CandidateSearch:
         data: TrainingData,
         experiment_id: str,
         progress: Progress,
+        engine: Engine,
     ) -> None:
         self.training = training
         self.data = data
         self.experiment_id = experiment_id
         self.progress = progress
+        self.engine = engine
         self.ks = evaluation_ks(training)
         baseline, params = model_class(BASELINE), training.models.params(BASELINE)
         self.popularity_train = baseline(params).fit(data.train)
@@ -95,7 +98,7 @@ class CandidateSearch:
             with mlflow.start_run(experiment_id=self.experiment_id, run_name=kind, nested=True):
                 mlflow.set_tag("model_kind", kind)
                 tracking.log_params(model.get_params())
-                model.fit(self.data.train)
+                model = self.engine.fit(model, "train")
                 result = self.evaluate(model, final=False, samples=0)
                 tracking.log_flat_metrics(
                     {k: v.mean for k, v in result.metrics.items()}, prefix="val_"
@@ -109,7 +112,7 @@ class CandidateSearch:
         model = best[1]
         validation = self.evaluate(model, final=False, samples=self.training.bootstrap_samples)
         self.progress.update(task, description=f"{kind}: refit on train+val")
-        final_model = cls(model.params).fit(self.data.train_val)
+        final_model = self.engine.fit(cls(model.params), "train_val")
         test = self.evaluate(final_model, final=True, samples=self.training.bootstrap_samples)
         self.progress.advance(task)
         self.progress.update(task, description=f"{kind}: done")

@@ -5,7 +5,8 @@ catalogue, `search` fits and evaluates every candidate of `training.models` and 
 winner on validation, `bundle` builds the winner's production bundle, `registry` logs it
 with its metrics.json and registers it as a new version, and `gate` moves the `production`
 alias when it passes. Exporting that version to `training.export_dir` is the next stage
-(`movierec export`, `movierec.training.export`).
+(`movierec export`, `movierec.training.export`). The models are fitted by the engine of
+`training.engine` (`movierec.training.engines`: in this process, or ALS on Spark MLlib).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from movierec.models.registry import BASELINE
 from movierec.training import registry
 from movierec.training.bundle import build_bundle
 from movierec.training.data import load_catalogue, load_training_data
+from movierec.training.engines import open_engine
 from movierec.training.gate import GateInput, apply_gate, score_tag, verdict
 from movierec.training.report import TrainingReport, candidate_summary, evaluation_report
 from movierec.training.search import CandidateSearch, select_winner
@@ -49,6 +51,7 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
     with (
         mlflow.start_run(experiment_id=experiment_id, run_name="train") as run,
         _progress(console) as progress,
+        open_engine(settings, data) as engine,
     ):
         mlflow.set_tags(
             {
@@ -56,12 +59,13 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
                 "split_strategy": data.split_strategy,
                 registry.TAG_FINGERPRINT: data.fingerprint,
                 "git_commit": commit,
+                "training_engine": training.engine,
             }
         )
         registry.log_params(
             {"models": ",".join(configured), "selection_metric": metric, "seed": training.seed}
         )
-        search = CandidateSearch(training, data, experiment_id, progress)
+        search = CandidateSearch(training, data, experiment_id, progress, engine)
         candidates, models = search.run(list(dict.fromkeys([BASELINE, *configured])))
         winner = select_winner(candidates, {k: models[k] for k in configured}, metric)
         mlflow.set_tag("winner", winner)
