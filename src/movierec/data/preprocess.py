@@ -4,12 +4,14 @@
 
 | file                         | content                                                    |
 |------------------------------|------------------------------------------------------------|
-| interactions.csv             | user_id, movie_id, rating, timestamp, confidence           |
-| train.csv, val.csv, test.csv | the split of interactions.csv (same columns)               |
-| items.csv                    | movie_id, title, year, genres ("A|B"), url; interacted movies |
-| user_mapping.json            | {"<user_id>": row} over interactions.csv, ids ascending    |
-| item_mapping.json            | {"<movie_id>": column} over interactions.csv, ids ascending |
+| interactions.parquet         | user_id, movie_id, rating, timestamp, confidence           |
+| train, val, test .parquet    | the split of interactions.parquet (same columns)           |
+| items.parquet                | movie_id, title, year, genres (list), url; interacted movies |
+| user_mapping.json            | {"<user_id>": row} over the interactions, ids ascending    |
+| item_mapping.json            | {"<movie_id>": column} over the interactions, ids ascending |
 | report.json                  | `PreprocessReport`: every count, per split part            |
+
+The Parquet files' column types are `movierec.data.parquet.INTERACTIONS` and `ITEMS`.
 
 Every rating stays an interaction (no threshold): the evaluation protocol treats each rated
 movie as relevant. The whole folder is staged and swapped in atomically.
@@ -33,24 +35,23 @@ from movierec.data import DataError, replace_directory, staging_path
 from movierec.data.download import download_dataset
 from movierec.data.loaders import ITEM_COLUMNS, RATING_COLUMNS, load_dataset
 from movierec.data.mappings import IdMapping
+from movierec.data.parquet import (
+    INTERACTIONS,
+    ITEMS,
+    ParquetFileError,
+    read_frame,
+    read_items,
+    write_frame,
+)
 from movierec.data.split import split_interactions, user_time_order
-from movierec.genres import join_genres, split_genres
 
-INTERACTION_COLUMNS = [*RATING_COLUMNS, "confidence"]
-INTERACTION_DTYPES = {
-    "user_id": "int64",
-    "movie_id": "int64",
-    "rating": "float64",
-    "timestamp": "int64",
-    "confidence": "float64",
-}
 PART_FILES = {
-    "interactions": "interactions.csv",
-    "train": "train.csv",
-    "val": "val.csv",
-    "test": "test.csv",
+    "interactions": "interactions.parquet",
+    "train": "train.parquet",
+    "val": "val.parquet",
+    "test": "test.parquet",
 }
-ITEMS_FILE = "items.csv"
+ITEMS_FILE = "items.parquet"
 USER_MAPPING_FILE = "user_mapping.json"
 ITEM_MAPPING_FILE = "item_mapping.json"
 REPORT_FILE = "report.json"
@@ -208,10 +209,6 @@ def _catalogue(items: pd.DataFrame, movie_ids: np.ndarray) -> tuple[pd.DataFrame
     return catalogue.reset_index(drop=True)[ITEM_COLUMNS], len(missing)
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False)
-
-
 def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> PreprocessReport:
     """Load, preprocess, split and write `processed_dir` atomically.
 
@@ -252,8 +249,8 @@ def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> P
             parts = {"interactions": interactions, "train": split.train}
             parts |= {"val": split.val, "test": split.test}
             for name, frame in parts.items():
-                _write_csv(frame[INTERACTION_COLUMNS], staging / PART_FILES[name])
-            _write_csv(items.assign(genres=items["genres"].map(join_genres)), staging / ITEMS_FILE)
+                write_frame(frame, staging / PART_FILES[name], INTERACTIONS)
+            write_frame(items, staging / ITEMS_FILE, ITEMS)
             IdMapping.from_ids(interactions["user_id"]).save(staging / USER_MAPPING_FILE)
             IdMapping.from_ids(interactions["movie_id"]).save(staging / ITEM_MAPPING_FILE)
             (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -262,25 +259,6 @@ def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> P
             shutil.rmtree(staging, ignore_errors=True)
         progress.advance(task)
     return report
-
-
-def _read_interactions(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=INTERACTION_DTYPES)[INTERACTION_COLUMNS]
-
-
-def read_items(path: Path) -> pd.DataFrame:
-    """items.csv back to canonical items (genres as lists, year as Int64, url missing when
-    empty, as throughout a file written before items had a url)."""
-    items = pd.read_csv(
-        path,
-        dtype={"movie_id": "int64", "title": "str", "year": "Int64", "genres": "str", "url": "str"},
-        keep_default_na=False,
-        na_values={"year": [""], "url": [""]},
-    )
-    items["genres"] = [split_genres(text) for text in items["genres"]]
-    if "url" not in items:
-        items["url"] = pd.Series(pd.NA, index=items.index, dtype="str")
-    return items[ITEM_COLUMNS]
 
 
 def load_processed(processed_dir: Path) -> ProcessedData:
@@ -292,13 +270,13 @@ def load_processed(processed_dir: Path) -> ProcessedData:
             f"{processed_dir} lacks {', '.join(missing)}: run `movierec process` first"
         )
     try:
-        parts = {name: _read_interactions(processed_dir / f) for name, f in PART_FILES.items()}
+        parts = {name: read_frame(processed_dir / f) for name, f in PART_FILES.items()}
         return ProcessedData(
             **parts,
             items=read_items(processed_dir / ITEMS_FILE),
             report=json.loads((processed_dir / REPORT_FILE).read_text()),
         )
-    except (ValueError, KeyError, pd.errors.ParserError) as exc:
+    except (ValueError, ParquetFileError) as exc:
         raise ProcessedDataError(
             f"{processed_dir} holds unreadable processed data ({exc}): run `movierec process`"
         ) from exc
