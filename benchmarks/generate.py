@@ -350,10 +350,12 @@ def planted_margin(data: Synthetic, n_users: int = 2000, k: int = 10) -> dict[st
         g: train["movie_id"][group == g].value_counts().index.to_numpy()
         for g in range(int(data.user_group.max()) + 1)
     }
-    seen = train.groupby("user_id")["movie_id"].apply(set)
-    held = ratings[test].groupby("user_id")["movie_id"].apply(set)
     rng = np.random.default_rng(0)
-    sample = rng.choice(held.index.to_numpy(), min(n_users, len(held)), replace=False)
+    held_users = np.unique(ratings["user_id"].to_numpy()[test])
+    sample = rng.choice(held_users, min(n_users, len(held_users)), replace=False)
+    sampled = ratings["user_id"].isin(sample).to_numpy()
+    seen = ratings[sampled & ~test].groupby("user_id")["movie_id"].apply(set)
+    held = ratings[sampled & test].groupby("user_id")["movie_id"].apply(set)
     discount = 1.0 / np.log2(np.arange(2, k + 2))
     scores: dict[str, list[float]] = {"popularity": [], "planted_groups": []}
     for user in sample:
@@ -521,6 +523,33 @@ def write(
     return digests
 
 
+def generate_release(
+    dataset: str, out: Path, layout: str = "zip", scale: float = 1.0, seed: int = 42
+) -> dict[str, Any]:
+    """Generate `dataset` into `out` (see the module docstring); return what generation.json
+    records."""
+    shape = SHAPES[dataset].scaled(scale)
+    started = time.perf_counter()
+    data = generate(shape, seed)
+    generated = time.perf_counter() - started
+    digests = write(dataset, data.ratings, data.items, out, layout)
+    written = time.perf_counter() - started - generated
+    record: dict[str, Any] = {
+        "dataset": dataset,
+        "layout": layout,
+        "seed": seed,
+        "scale": scale,
+        "shape": asdict(shape),
+        "taste": asdict(Taste()),
+        "sha256": digests,
+        "generate_seconds": round(generated, 1),
+        "write_seconds": round(written, 1),
+        "planted_margin": planted_margin(data),
+    }
+    (out / "generation.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(SHAPES), required=True)
@@ -529,30 +558,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    shape = SHAPES[args.dataset].scaled(args.scale)
-    started = time.perf_counter()
-    data = generate(shape, args.seed)
-    generated = time.perf_counter() - started
-    digests = write(args.dataset, data.ratings, data.items, args.out, args.layout)
-    written = time.perf_counter() - started - generated
-    margin = planted_margin(data)
-    record: dict[str, Any] = {
-        "dataset": args.dataset,
-        "layout": args.layout,
-        "seed": args.seed,
-        "scale": args.scale,
-        "shape": asdict(shape),
-        "taste": asdict(Taste()),
-        "sha256": digests,
-        "generate_seconds": round(generated, 1),
-        "write_seconds": round(written, 1),
-        "planted_margin": margin,
-    }
-    (args.out / "generation.json").write_text(json.dumps(record, indent=2) + "\n")
+    record = generate_release(args.dataset, args.out, args.layout, args.scale, args.seed)
+    shape = record["shape"]
     print(
-        f"{args.dataset}: {shape.ratings:,} ratings, {shape.users:,} users, "
-        f"{shape.movies:,} movies in {args.out} (generated in {generated:.1f} s, written in "
-        f"{written:.1f} s); planted margin {margin}"
+        f"{args.dataset}: {shape['ratings']:,} ratings, {shape['users']:,} users, "
+        f"{shape['movies']:,} movies in {args.out} (generated in {record['generate_seconds']} s, "
+        f"written in {record['write_seconds']} s); planted margin {record['planted_margin']}"
     )
     return 0
 

@@ -116,16 +116,29 @@ def confidence_weights(rating: np.ndarray, kind: str, alpha: float) -> np.ndarra
     return weights
 
 
-def _superseded_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _small_codes(ids: np.ndarray) -> np.ndarray:
+    """Non-negative int64 codes of `ids` with a small maximum, for packing and bincount: the
+    ids themselves when they already are (MovieLens ids), else their factorized codes."""
+    if len(ids) and ids.min() >= 0 and ids.max() < max(1 << 24, 4 * len(ids)):
+        return ids.astype(np.int64, copy=False)
+    return pd.factorize(ids)[0].astype(np.int64)
+
+
+def _superseded_rows(
+    frame: pd.DataFrame, user_code: np.ndarray, movie_code: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions of exact duplicate rows, and of older ratings of a (user, movie) pair.
 
-    Only rows whose pair occurs more than once (a hash pass over one packed int64 key) get
-    the costlier checks, so this stays linear on tens of millions of ratings.
+    Only rows whose pair occurs more than once (found by one stable sort of a packed int64
+    key, fast on ratings files already grouped by user) get the costlier checks.
     """
-    user_code = pd.factorize(frame["user_id"].to_numpy())[0].astype(np.int64)
-    movie_code, movies = pd.factorize(frame["movie_id"].to_numpy())
-    pair = user_code * len(movies) + movie_code
-    repeated = np.flatnonzero(pd.Series(pair).duplicated(keep=False).to_numpy())
+    pair = user_code * (int(movie_code.max(initial=0)) + 1) + movie_code
+    order = np.argsort(pair, kind="stable")
+    same = pair[order[1:]] == pair[order[:-1]]
+    in_run = np.zeros(len(pair), dtype=bool)
+    in_run[1:] = same
+    in_run[:-1] |= same
+    repeated = np.sort(order[in_run])
     candidates = frame.iloc[repeated]
     exact = candidates.duplicated().to_numpy()
     survivors = repeated[~exact]
@@ -135,13 +148,11 @@ def _superseded_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _min_interaction_filter(
-    frame: pd.DataFrame, min_user: int, min_item: int
+    user_code: np.ndarray, movie_code: np.ndarray, min_user: int, min_item: int
 ) -> tuple[np.ndarray, int]:
-    """Rows kept once users and items below their minimum are dropped until both bounds hold
-    at once (k-core style), and the number of rounds that removed something."""
-    user_code = pd.factorize(frame["user_id"].to_numpy())[0]
-    movie_code = pd.factorize(frame["movie_id"].to_numpy())[0]
-    kept = np.arange(len(frame))
+    """Positions kept once users and items below their minimum are dropped until both bounds
+    hold at once (k-core style), and the number of rounds that removed something."""
+    kept = np.arange(len(user_code))
     rounds = 0
     while len(kept):
         users, movies = user_code[kept], movie_code[kept]
@@ -161,23 +172,30 @@ def preprocess(
     Exact duplicate rows are dropped; of a (user, movie) pair rated more than once only the
     latest rating is kept (at equal timestamps, the later row). Then users with fewer than
     `min_user_interactions` and movies with fewer than `min_item_interactions` are removed,
-    repeatedly, until both bounds hold. The result is sorted by user, then timestamp.
+    repeatedly, until both bounds hold. The result is sorted by user, then timestamp. Every
+    step works on row positions; the frame is copied once, at the end.
     """
     report = PreprocessReport(raw_rows=len(ratings), confidence=settings.confidence)
     frame = ratings[RATING_COLUMNS].reset_index(drop=True)
-    exact, older = _superseded_rows(frame)
+    user, stamp = frame["user_id"].to_numpy(), frame["timestamp"].to_numpy()
+    user_code = _small_codes(user)
+    movie_code = _small_codes(frame["movie_id"].to_numpy())
+    exact, older = _superseded_rows(frame, user_code, movie_code)
     report.exact_duplicates, report.duplicate_pairs = len(exact), len(older)
     unique = np.ones(len(frame), dtype=bool)
     unique[exact] = False
     unique[older] = False
-    frame = frame[unique].reset_index(drop=True)
+    rows = np.flatnonzero(unique)
     kept, report.filter_rounds = _min_interaction_filter(
-        frame, settings.min_user_interactions, settings.min_item_interactions
+        user_code[rows],
+        movie_code[rows],
+        settings.min_user_interactions,
+        settings.min_item_interactions,
     )
-    report.filtered_rows = len(frame) - len(kept)
-    frame = frame.iloc[kept]
-    order = user_time_order(frame["user_id"].to_numpy(), frame["timestamp"].to_numpy())
-    frame = frame.iloc[order].reset_index(drop=True)
+    report.filtered_rows = len(rows) - len(kept)
+    rows = rows[kept]
+    rows = rows[user_time_order(user[rows], stamp[rows])]
+    frame = frame.take(rows).reset_index(drop=True)
     interactions = frame.assign(
         confidence=confidence_weights(
             frame["rating"].to_numpy(dtype=np.float64),
