@@ -177,8 +177,9 @@ def sample_pairs(
             own_items = np.empty(len(own_group), dtype=np.int64)
             for g, (idx, cdf) in enumerate(zip(groups, group_cdf, strict=True)):
                 pick = own_group == g
-                if len(idx) and pick.any():
-                    own_items[pick] = idx[_draw(cdf, rng.random(int(pick.sum())))]
+                uniform = rng.random(int(pick.sum()))
+                # A group without rated movies (tiny scales) draws from all of them.
+                own_items[pick] = idx[_draw(cdf, uniform)] if len(idx) else _draw(all_cdf, uniform)
             items[own] = own_items
         else:
             items = rng.integers(0, n_items, len(users))
@@ -312,18 +313,18 @@ def _catalogue(
     rated: np.ndarray,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Titles (some with a comma or quotes, as real ones have) and 1-3 genres, the first
-    one set by the movie's taste group."""
+    """Titles (some with a comma or quotes, as real ones have) and 1-3 genres, one of them
+    set by the movie's taste group."""
     n = len(movie_ids)
     titles = np.array([f"Synthetic Movie {i}" for i in movie_ids], dtype=object)
     titles[movie_ids % 11 == 0] = [f"Movie {i}, The" for i in movie_ids[movie_ids % 11 == 0]]
     titles[movie_ids % 29 == 0] = [f'"Quoted" Movie {i}' for i in movie_ids[movie_ids % 29 == 0]]
     extra = rng.integers(0, len(GENRES), (n, 2))
     keep = rng.random((n, 2)) < [0.5, 0.2]
-    first = np.array(GENRES)[group % len(GENRES)]
+    # In the releases' order (alphabetical), as movies.csv lists them.
     genres = [
-        list(dict.fromkeys([g, *(GENRES[e] for e, k in zip(es, ks, strict=True) if k)]))
-        for g, es, ks in zip(first, extra, keep, strict=True)
+        [GENRES[i] for i in sorted({g % len(GENRES), *es[ks]})]
+        for g, es, ks in zip(group, extra, keep, strict=True)
     ]
     return pd.DataFrame(
         {

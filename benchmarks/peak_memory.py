@@ -1,4 +1,7 @@
-"""Peak resident memory of this process, per stage: Linux's high-water mark, reset between.
+"""Peak resident memory and CPU time of this process, per stage.
+
+Peak memory is Linux's high-water mark, reset between stages. CPU time tells a slow stage
+from a starved one on a machine shared with other work.
 
 Writing "5" to /proc/self/clear_refs resets VmHWM (the peak resident set size) to the current
 size, so each stage's peak is its own, not the largest of the stages before it.
@@ -26,6 +29,12 @@ def peak_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """User plus system CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def children_peak_mb() -> float:

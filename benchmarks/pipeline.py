@@ -7,7 +7,8 @@ taken from `--synthetic-dir` (default ../synthetic/<dataset>/) when it already h
 of the same seed and scale, else generated there first (not timed as a stage). `--until
 features` stops after that stage. Every stage runs in this process on the default configs
 (full search grids, 1000 bootstrap samples) in a temporary directory; its peak resident
-memory is measured on its own (the high-water mark is reset before each stage).
+memory is measured on its own (the high-water mark is reset before each stage), beside its
+CPU seconds (wall time alone misleads on a machine shared with other work).
 Results, with the machine: benchmarks/results/pipeline.json (ml-100k) or
 pipeline-<dataset>[-synthetic].json.
 Targets: ml-100k under 60 s (DESIGN section 6); at 10M ratings under 5 minutes; at 25M
@@ -28,7 +29,7 @@ from typing import Any
 
 from benchmarks.generate import SHAPES, generate_release
 from benchmarks.machine import machine
-from benchmarks.peak_memory import children_peak_mb, peak_mb, reset_peak
+from benchmarks.peak_memory import children_peak_mb, cpu_seconds, peak_mb, reset_peak
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = REPO_ROOT.parent / "shared/data/movielens"
@@ -108,13 +109,14 @@ def run(
     }
     for stage in STAGES[: STAGES.index(until) + 1]:
         reset_peak()
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), cpu_seconds()
         results[stage] = work[stage]()
         stages[stage] = {
             "seconds": round(time.perf_counter() - began, 2),
+            "cpu_seconds": round(cpu_seconds() - cpu, 2),
             "peak_rss_mb": round(peak_mb()),
         }
-        print(f"{stage}: {stages[stage]['seconds']:.1f} s, peak {stages[stage]['peak_rss_mb']} MB")
+        print(f"{stage}: {stages[stage]}")
         record |= {
             "total_seconds": round(sum(s["seconds"] for s in stages.values()), 2),
             "peak_rss_mb": max(s["peak_rss_mb"] for s in stages.values()),

@@ -34,7 +34,7 @@ from movierec.config import DataSettings
 from movierec.data import DataError, replace_directory, staging_path
 from movierec.data.download import download_dataset
 from movierec.data.loaders import ITEM_COLUMNS, RATING_COLUMNS, load_dataset
-from movierec.data.mappings import IdMapping
+from movierec.data.mappings import IdMapping, countable, distinct_ids
 from movierec.data.parquet import (
     INTERACTIONS,
     ITEMS,
@@ -119,7 +119,7 @@ def confidence_weights(rating: np.ndarray, kind: str, alpha: float) -> np.ndarra
 def _small_codes(ids: np.ndarray) -> np.ndarray:
     """Non-negative int64 codes of `ids` with a small maximum, for packing and bincount: the
     ids themselves when they already are (MovieLens ids), else their factorized codes."""
-    if len(ids) and ids.min() >= 0 and ids.max() < max(1 << 24, 4 * len(ids)):
+    if countable(ids):
         return ids.astype(np.int64, copy=False)
     return pd.factorize(ids)[0].astype(np.int64)
 
@@ -204,8 +204,8 @@ def preprocess(
         )
     )
     report.rows = len(interactions)
-    report.users = int(interactions["user_id"].nunique())
-    report.items = int(interactions["movie_id"].nunique())
+    report.users = len(distinct_ids(interactions["user_id"].to_numpy()))
+    report.items = len(distinct_ids(interactions["movie_id"].to_numpy()))
     return interactions, report
 
 
