@@ -10,10 +10,10 @@ The data: users with log-normal activity (at least the release's minimum per use
 with Zipf-like popularity, each user and each movie in one of a few latent taste groups. A
 user draws `own_share` of their movies from their group's movies (by popularity), the rest
 from the whole catalogue, and rates their group's movies higher. Timestamps fall in the
-release's span: each user rates within an active window (log-normal length, most in days),
-never before a movie's release year. `planted_margin` in generation.json is NDCG@10 on each
-sampled user's last fifth by time for global popularity and for the planted groups'
-popularity (what a model that recovers the groups can reach): a good model beats
+release's span: each user rates within an active window (log-normal length, most in days);
+no movie's year is later than its first rating. `planted_margin` in generation.json is
+NDCG@10 on each sampled user's last fifth by time for global popularity and for the planted
+groups' popularity (what a model that recovers the groups can reach): a good model beats
 popularity by about that much.
 """
 
@@ -236,22 +236,24 @@ def rate(
     return np.clip(np.round(score / step) * step, low, 5.0)
 
 
-def timestamps(
-    users: np.ndarray,
-    release: np.ndarray,
-    start: int,
-    end: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
+def timestamps(users: np.ndarray, start: int, end: int, rng: np.random.Generator) -> np.ndarray:
     """Unix seconds in [start, end]: each user active in one window (log-normal length, a few
-    days typically, years for some), never before the movie's release (`release[item]`)."""
+    days typically, years for some)."""
     n_users = int(users.max()) + 1
     span = end - start
     length = np.minimum(rng.lognormal(np.log(5 * DAY), 2.0, n_users), span)
     first = start + rng.random(n_users) * (span - length)
     stamp = first[users] + rng.random(len(users)) * length[users]
-    stamp = np.maximum(stamp, release + rng.random(len(users)) * DAY * 30)
     return np.minimum(stamp, end).astype(np.int64)
+
+
+def first_rating_years(items: np.ndarray, stamp: np.ndarray, n_items: int) -> np.ndarray:
+    """The year of each item's first rating (a large year for items never rated)."""
+    first = np.full(n_items, np.iinfo(np.int64).max // 2, dtype=np.int64)
+    order = np.lexsort((stamp, items))
+    starts = np.flatnonzero(np.diff(items[order], prepend=-1))
+    first[items[order][starts]] = stamp[order][starts]
+    return first.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
 
 
 def _unix(day: str) -> int:
@@ -269,7 +271,6 @@ def generate(shape: Shape, seed: int = 42, taste: Taste | None = None) -> Synthe
     rated[rng.choice(shape.movies, shape.rated_movies, replace=False)] = True
     item_group = rng.integers(0, taste.groups, shape.movies)
     year = _release_years(shape, rng)
-    items = _catalogue(movie_ids, year, item_group, rated, rng)
 
     rated_idx = np.flatnonzero(rated)
     weight = zipf_weights(len(rated_idx), taste, rng)
@@ -279,10 +280,10 @@ def generate(shape: Shape, seed: int = 42, taste: Taste | None = None) -> Synthe
         counts, user_group, item_group[rated_idx], weight, taste.own_share, rng
     )
     stars = rate(users, items_, user_group, item_group[rated_idx], weight, shape.half_stars, rng)
-    release = np.array(
-        [_unix(f"{y}-01-01") for y in year[rated_idx]], dtype=np.float64
-    )  # one per movie, not per rating
-    stamp = timestamps(users, release[items_], start, end, rng)
+    stamp = timestamps(users, start, end, rng)
+    # No movie is rated before its release: a year after its first rating moves back to it.
+    year[rated_idx] = np.minimum(year[rated_idx], first_rating_years(items_, stamp, len(rated_idx)))
+    items = _catalogue(movie_ids, year, item_group, rated, rng)
     whole = stamp < HALF_STARS_FROM  # MovieLens offered half stars from February 2003
     stars[whole] = np.clip(np.floor(stars[whole] + 0.5), 1.0, 5.0)
     ratings = pd.DataFrame(
