@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from rich.console import Console
+from rich.progress import Progress
 
 from movierec.config import DataSettings
 from movierec.data import staging_path
@@ -68,15 +70,20 @@ def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFram
 
 def run_build_features(settings: DataSettings) -> Path:
     """Write `features_dir/item_features.parquet` (atomically) from the processed data."""
-    processed = load_processed(settings.processed_dir)
-    features = build_item_features(processed.items, processed.train)
-    settings.features_dir.mkdir(parents=True, exist_ok=True)
-    target = settings.features_dir / FEATURES_FILE
-    staged = staging_path(target)
-    try:
-        one_hot = [pa.field(c, pa.int8()) for c in features.columns if c.startswith("genre_")]
-        write_frame(features, staged, pa.schema([*ITEMS, *STATISTICS, *one_hot]))
-        staged.replace(target)
-    finally:
-        staged.unlink(missing_ok=True)
+    with Progress(console=Console(stderr=True, soft_wrap=True)) as progress:
+        task = progress.add_task("features", total=3)
+        processed = load_processed(settings.processed_dir)
+        progress.advance(task)
+        features = build_item_features(processed.items, processed.train)
+        progress.advance(task)
+        settings.features_dir.mkdir(parents=True, exist_ok=True)
+        target = settings.features_dir / FEATURES_FILE
+        staged = staging_path(target)
+        try:
+            one_hot = [pa.field(c, pa.int8()) for c in features.columns if c.startswith("genre_")]
+            write_frame(features, staged, pa.schema([*ITEMS, *STATISTICS, *one_hot]))
+            staged.replace(target)
+        finally:
+            staged.unlink(missing_ok=True)
+        progress.advance(task)
     return target
