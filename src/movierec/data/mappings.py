@@ -26,6 +26,19 @@ class MappingError(DataError):
     """An id mapping is inconsistent or its file cannot be read."""
 
 
+def countable(ids: np.ndarray) -> bool:
+    """Whether `ids` are non-negative and small enough (below 16M or a few times their
+    count, as MovieLens ids are) to index a count array instead of being sorted or hashed."""
+    return bool(len(ids)) and ids.min() >= 0 and ids.max() < max(1 << 24, 4 * len(ids))
+
+
+def distinct_ids(ids: np.ndarray) -> np.ndarray:
+    """The distinct int64 `ids`, ascending (one counting pass when they are `countable`)."""
+    if countable(ids):
+        return np.flatnonzero(np.bincount(ids)).astype(np.int64)
+    return np.unique(ids)
+
+
 class IdMapping:
     """A fixed vocabulary of int64 ids; `ids[i]` is the id of index `i`."""
 
@@ -44,7 +57,7 @@ class IdMapping:
     @classmethod
     def from_ids(cls, ids: npt.ArrayLike) -> IdMapping:
         """The vocabulary of the distinct `ids`, in ascending order."""
-        return cls(np.unique(np.asarray(ids, dtype=np.int64)))
+        return cls(distinct_ids(np.asarray(ids, dtype=np.int64)))
 
     @property
     def ids(self) -> np.ndarray:
