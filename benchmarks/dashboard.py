@@ -28,6 +28,7 @@ from tests.servers import free_port, running_api
 
 from benchmarks.machine import machine
 from movierec.config import SimulatorSettings, load_settings
+from movierec.data.preprocess import PART_FILES
 from movierec.monitoring.simulator import simulate, traffic_sources
 from movierec.streamlit_app import DASHBOARD_APP, streamlit_command
 
@@ -46,7 +47,7 @@ def record_traffic(log_db: Path) -> dict[str, int]:
     """A request log of 20 s of simulated traffic against the production bundle."""
     settings = load_settings()
     model_dir = settings.serving.model_dir
-    test_split = settings.data.processed_dir / "test.csv"
+    test_split = settings.data.processed_dir / PART_FILES["test"]
     with running_api(model_dir, log_db) as url:
         report = simulate(
             url,
