@@ -8,7 +8,8 @@ MOVIEREC := $(RUN) movierec
 .DEFAULT_GOAL := help
 .PHONY: help setup up download-data process-data build-features train export pipeline serve \
 	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint requirements format typecheck \
-	check benchmark-pipeline benchmark-serving benchmark-dashboard benchmark-similar benchmark-spark clean
+	check benchmark-pipeline benchmark-serving benchmark-serving-scale benchmark-dashboard benchmark-similar \
+	benchmark-spark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -117,6 +118,9 @@ benchmark-serving: setup ## Load-test the API on ml-100k artifacts; JSON in benc
 
 benchmark-dashboard: setup $(MODEL) ## Time the dashboard's first load in headless Chromium; JSON in benchmarks/results/
 	$(RUN) python -m benchmarks.dashboard
+
+benchmark-serving-scale: setup ## Serving at ml-25m size on a synthetic bundle: start-up, memory, exact vs HNSW; JSON in benchmarks/results/
+	$(RUN) python -m benchmarks.serving_scale
 
 benchmark-similar: setup ## Compare the /similar sources on ml-100k; JSON in benchmarks/results/
 	$(RUN) python -m benchmarks.similar

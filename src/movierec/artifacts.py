@@ -7,7 +7,7 @@ A bundle is a directory (`models/production/`) holding:
 | model_metadata.json   | `ModelMetadata` below                                            |
 | user_embeddings.npy   | float32 (n_users, d): user vectors in the item-embedding space   |
 | item_embeddings.npy   | float32 (n_items, d): item vectors of the model                  |
-| item_index.faiss      | FAISS inner-product index over the L2-normalised item embeddings |
+| item_index.faiss      | FAISS inner-product index over the item embeddings (index.py)   |
 | user_mapping.json     | {"<user_id>": row}                                               |
 | item_mapping.json     | {"<movie_id>": column}                                           |
 | item_features.json    | [{movie_id, title, year, genres, url?}] in column order          |

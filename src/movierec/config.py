@@ -108,7 +108,7 @@ class SimilarSettings(Section):
 class IndexSettings(Section):
     kind: Literal["flat", "hnsw"] = "flat"
     hnsw_m: int = Field(32, ge=4)
-    hnsw_ef_search: int = Field(128, ge=1)
+    hnsw_ef_construction: int = Field(80, ge=1)
 
 
 class MlflowSettings(Section):
@@ -162,6 +162,16 @@ class TrainingSettings(Section):
         return value.lower()
 
 
+class ApproximateSettings(Section):
+    """/recommend from the bundle's HNSW item index (`training.index.kind: hnsw`) instead of
+    scoring every movie: `candidates` neighbours beyond k and the seen items, HNSW's
+    `ef_search`. Off by default: exact scoring is faster on MovieLens-sized catalogues."""
+
+    enabled: bool = False
+    candidates: int = Field(50, ge=0)
+    ef_search: int = Field(128, ge=1)
+
+
 class ServingSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -173,6 +183,7 @@ class ServingSettings(Section):
     log_batch_size: int = Field(256, ge=1)
     log_flush_interval_s: float = Field(0.5, gt=0)
     max_k: int = Field(100, ge=1)
+    approximate: ApproximateSettings = Field(default_factory=ApproximateSettings)
     max_body_bytes: int = Field(16384, ge=256)
     admin_token: str = ""
 

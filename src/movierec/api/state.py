@@ -17,7 +17,7 @@ from movierec.api.logger import RequestLogger
 from movierec.api.render import MovieJson
 from movierec.artifacts import BundleError
 from movierec.config import ServingSettings
-from movierec.serving.engine import Engine
+from movierec.serving.engine import Approximate, Engine
 from movierec.serving.loader import load_bundle
 from movierec.store.database import Database
 
@@ -61,7 +61,17 @@ class ServingState:
                 if self.served is None:
                     self.not_ready_reason = str(exc)
                 raise
-            served = Served(Engine(model, self.settings.max_k), MovieJson(model.items))
+            approximate = self.settings.approximate
+            engine = Engine(
+                model,
+                self.settings.max_k,
+                (
+                    Approximate(approximate.candidates, approximate.ef_search)
+                    if approximate.enabled
+                    else None
+                ),
+            )
+            served = Served(engine, MovieJson(model.items))
             self.served = served
             log.info("serving model %s from %s", served.engine.version, self.settings.model_dir)
             return served

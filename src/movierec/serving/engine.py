@@ -4,7 +4,8 @@ One `Scorer` serves both kinds of bundle (see `movierec.serving.scorers`). Genre
 filters are boolean masks over the item columns built once at load; a query ORs its genre
 masks and ANDs the year range, then `movierec.serving.ranking` picks the top k. The common
 request (no filters, embeddings) goes through one compiled kernel instead
-(`movierec.serving.kernels`). When the model cannot answer, popularity does, and the result
+(`movierec.serving.kernels`), or, when configured (`Approximate`), the bundle's HNSW item
+index. When the model cannot answer, popularity does, and the result
 says why (`FallbackReason`). Query fields the model cannot take raise `InvalidQueryError`,
 unknown movies `UnknownMovieError`. An `Engine` is immutable: a reload builds a new one.
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from movierec.artifacts import ItemRecord
 from movierec.serving import kernels
+from movierec.serving.approximate import ApproximateTopK
 from movierec.serving.errors import InvalidQueryError, UnknownMovieError
 from movierec.serving.fallback import FallbackReason, most_popular, popularity_order
 from movierec.serving.loader import LoadedModel
@@ -33,6 +35,14 @@ from movierec.serving.scorers import (
     ItemWeightsScorer,
     Scorer,
 )
+
+
+class Approximate(NamedTuple):
+    """Serve the common request from the bundle's item index (`movierec.serving.approximate`):
+    `candidates` neighbours beyond k and the seen items, HNSW's `ef_search`."""
+
+    candidates: int = 50
+    ef_search: int = 128
 
 
 class Ranking(NamedTuple):
@@ -60,7 +70,9 @@ class SimilarMovies(NamedTuple):
 class Engine:
     """Answers recommend, similar and popular queries from one loaded model."""
 
-    def __init__(self, model: LoadedModel, max_k: int) -> None:
+    def __init__(
+        self, model: LoadedModel, max_k: int, approximate: Approximate | None = None
+    ) -> None:
         self.model = model
         self.max_k = max_k
         self.version = model.metadata.version
@@ -78,6 +90,7 @@ class Engine:
                 model.user_embeddings,
                 model.item_embeddings,
                 FoldIn.of(model.metadata.hyperparameters),
+                None if approximate is None else ApproximateTopK(model.index, *approximate),
             )
             kernels.compile_for(
                 self.scorer.item_factors, model.user_embeddings, model.user_items.indices

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.serving import kernels
+from movierec.serving.approximate import ApproximateTopK
 
 
 class History(NamedTuple):
@@ -65,11 +66,16 @@ class EmbeddingScorer:
     sparse = False
 
     def __init__(
-        self, user_embeddings: np.ndarray, item_embeddings: np.ndarray, fold_in: FoldIn = FoldIn()
+        self,
+        user_embeddings: np.ndarray,
+        item_embeddings: np.ndarray,
+        fold_in: FoldIn = FoldIn(),
+        approximate: ApproximateTopK | None = None,
     ) -> None:
         self.user_embeddings = user_embeddings
         self.item_embeddings = item_embeddings
         self.fold_in = fold_in
+        self.approximate = approximate
         # The kernel's layout: one contiguous row per factor (a private copy, n_items x
         # n_factors floats: 0.2 MB on ml-100k, 15 MB for 59k movies and 64 factors).
         self.item_factors = np.ascontiguousarray(item_embeddings.T)
@@ -82,7 +88,12 @@ class EmbeddingScorer:
     def top_k(
         self, row: int, seen: np.ndarray, seen_start: int, seen_end: int, k: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Columns and scores of the `k` best items outside `seen[seen_start:seen_end]`."""
+        """Columns and scores of the `k` best items outside `seen[seen_start:seen_end]`: by the
+        approximate search when there is one and it finds k, else exactly."""
+        if self.approximate is not None:
+            found = self.approximate.top_k(self.user_embeddings[row], seen, seen_start, seen_end, k)
+            if found is not None:
+                return found
         return kernels.embedding_top_k(
             self.item_factors, self.user_embeddings[row], seen, seen_start, seen_end, k
         )

@@ -51,7 +51,7 @@ def build_bundle(
     item_vectors = np.asarray(model.item_vectors(), dtype=np.float32)
     user_vectors = np.asarray(model.user_vectors(user_items), dtype=np.float32)[active]
     index, similar = training.index, training.similar
-    faiss_index = build_index(item_vectors, index.kind, index.hnsw_m, index.hnsw_ef_search)
+    faiss_index = build_index(item_vectors, index.kind, index.hnsw_m, index.hnsw_ef_construction)
     popularity = model_class(BASELINE)(training.models.params(BASELINE)).fit(user_items)
     metadata = ModelMetadata(
         version=version,
