@@ -225,6 +225,40 @@ class SystemSettings(Section):
     stop_grace_s: float = Field(10.0, gt=0)
 
 
+class RetrainGateSettings(Section):
+    """The paired offline gate of `movierec retrain`: bootstrap of per-user differences."""
+
+    # A challenger must beat the champion's per-user NDCG by more than this lower bound;
+    # negative allows a small, noise-sized loss.
+    champion_tolerance: float = -0.01
+    level: float = Field(0.95, gt=0, lt=1)
+
+
+class RetrainSettings(Section):
+    """`movierec retrain` and the `retrainer` service (section `retrain` in training.yaml)."""
+
+    interval_s: float = Field(3600.0, gt=0)
+    min_new_events: int = Field(100, ge=0)
+    feedback_dir: Path = Path("data/feedback")
+    lock_file: Path = Path("data/retrain.lock")
+    status_file: Path = Path("data/retrain/status.json")
+    # Implicit events as the rating they stand for (it becomes a confidence weight as the
+    # dataset's ratings do); a dislike removes the pair (`movierec.pipeline.data_merge`).
+    event_ratings: dict[str, float] = Field(default_factory=lambda: {"click": 3.0, "watch": 4.0})
+    challenger_alias: str = "challenger"
+    host: str = "127.0.0.1"
+    port: int = Field(8503, ge=1, le=65535)
+    gate: RetrainGateSettings = Field(default_factory=RetrainGateSettings)
+
+    @field_validator("event_ratings")
+    @classmethod
+    def _implicit_events(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - {"click", "watch"})
+        if unknown:
+            raise ValueError(f"only click and watch take a rating here, not {unknown}")
+        return value
+
+
 class StoreSettings(Section):
     """The database (`movierec.store`): a SQLAlchemy URL such as
     `postgresql+psycopg://user:password@host:5432/movierec`; empty means SQLite, in the file
@@ -341,6 +375,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     system: SystemSettings = Field(default_factory=SystemSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @classmethod
     def settings_customise_sources(
