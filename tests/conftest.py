@@ -79,8 +79,19 @@ def settings_in(
         **sections.pop("serving", {}),
     }
     monitoring = {"log_db": root / "data/logs/requests.db", **sections.pop("monitoring", {})}
+    retrain = {
+        "feedback_dir": root / "data/feedback",
+        "lock_file": root / "data/retrain.lock",
+        "status_file": root / "data/retrain/status.json",
+        **sections.pop("retrain", {}),
+    }
     settings = load_settings(
-        data=data, training=training, serving=serving, monitoring=monitoring, **sections
+        data=data,
+        training=training,
+        serving=serving,
+        monitoring=monitoring,
+        retrain=retrain,
+        **sections,
     )
     if checksums is not None:
         # Assigned after loading: keyword overrides are deep-merged into configs/data.yaml,
