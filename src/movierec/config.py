@@ -157,6 +157,8 @@ class ServingSettings(Section):
     max_k: int = Field(100, ge=1)
     max_body_bytes: int = Field(16384, ge=256)
     admin_token: str = ""
+    # Each worker looks at the production pointer this often and switches on a change.
+    reload_poll_s: float = Field(2.0, gt=0)
 
 
 class FrontendSettings(Section):

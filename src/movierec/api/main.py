@@ -30,6 +30,7 @@ from movierec.api.errors import install_error_handlers
 from movierec.api.middleware import RequestLogMiddleware
 from movierec.api.routes import admin, health, model, movies, popular, recommend, similar
 from movierec.api.state import ServingState
+from movierec.api.watcher import ProductionWatcher
 from movierec.config import ServingSettings, get_settings
 
 ROUTERS = (health, recommend, similar, popular, movies, model, admin)
@@ -56,11 +57,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     faiss.omp_set_num_threads(1)
     blas_limit = threadpool_limits(limits=1, user_api="blas")
     state.logger.start()
+    watcher = ProductionWatcher(state, state.settings.reload_poll_s)
     await asyncio.to_thread(state.load_or_explain)
+    watcher.start()
     listening = _listen_for_sighup(state)
     try:
         yield
     finally:
+        watcher.stop()
         blas_limit.restore_original_limits()
         if listening:
             with contextlib.suppress(RuntimeError):
