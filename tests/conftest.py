@@ -75,6 +75,7 @@ def settings_in(
     }
     serving = {
         "model_dir": root / "models/production",
+        "challenger_dir": root / "models/challenger",
         "log_db": root / "data/logs/requests.db",
         **sections.pop("serving", {}),
     }
@@ -83,6 +84,7 @@ def settings_in(
         "feedback_dir": root / "data/feedback",
         "lock_file": root / "data/retrain.lock",
         "status_file": root / "data/retrain/status.json",
+        "challenger_export_dir": root / "models/challenger",
         **sections.pop("retrain", {}),
     }
     settings = load_settings(

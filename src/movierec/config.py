@@ -159,6 +159,10 @@ class ServingSettings(Section):
     admin_token: str = ""
     # Each worker looks at the production pointer this often and switches on a change.
     reload_poll_s: float = Field(2.0, gt=0)
+    # The challenger's bundle (exported by `movierec retrain`) and the share of users, sticky
+    # by a hash of the user id, whose /recommend it answers while it is there.
+    challenger_dir: Path = Path("models/challenger")
+    challenger_share: float = Field(0.1, ge=0, le=1)
 
 
 class FrontendSettings(Section):
@@ -248,6 +252,8 @@ class RetrainSettings(Section):
     # dataset's ratings do); a dislike removes the pair (`movierec.pipeline.data_merge`).
     event_ratings: dict[str, float] = Field(default_factory=lambda: {"click": 3.0, "watch": 4.0})
     challenger_alias: str = "challenger"
+    # Where a new challenger is exported for serving (serving.challenger_dir reads it).
+    challenger_export_dir: Path = Path("models/challenger")
     host: str = "127.0.0.1"
     port: int = Field(8503, ge=1, le=65535)
     gate: RetrainGateSettings = Field(default_factory=RetrainGateSettings)

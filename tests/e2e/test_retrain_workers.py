@@ -1,5 +1,7 @@
 """Retraining to two API workers, over real processes: feedback in the store, `movierec
-retrain` registers a challenger, `movierec promote` exports it and both workers switch,
+retrain` registers and exports a challenger that answers a sticky share of users (each
+answer and log row names its version), `movierec promote` makes it production and both
+workers switch,
 `movierec rollback` brings the old one back, a corrupt release is refused by both, and
 `POST /admin/reload` and SIGHUP to the parent reload every worker, all under steady traffic
 with no failed request.
@@ -14,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,6 +31,7 @@ import pytest
 
 from movierec.artifacts import USER_EMBEDDINGS
 from movierec.config import Settings
+from movierec.serving.routing import serves_challenger
 from movierec.training.export import RELEASES_DIR, switch_production
 from movierec.training.pipeline import run_pipeline
 from tests.conftest import settings_in
@@ -38,6 +42,8 @@ from tests.servers import REPO_ROOT, free_port, running_process
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 TOKEN = "reload-token"
 POLL_S = 0.5
+SHARE = 0.5
+USERS = range(1, 41)
 IN_A_ROW = 24
 
 
@@ -83,6 +89,38 @@ def every_worker(url: str, holds: Callable[[dict], bool], timeout_s: float = 20.
     return time.monotonic() - started
 
 
+def every_user_on_their_model(url: str, challenger: str, champion: str) -> float:
+    """Seconds until, twice in a row, each of USERS gets its model: the challenger for its
+    sticky share, the champion for the others."""
+    started = time.monotonic()
+    rounds = 0
+    while rounds < 2:
+        if time.monotonic() - started > 30:
+            pytest.fail("users did not reach their models in 30 s")
+        got = {
+            user: httpx.post(f"{url}/recommend", json={"user_id": user, "k": 3}, timeout=10).json()[
+                "model_version"
+            ]
+            for user in USERS
+        }
+        wanted = {u: challenger if serves_challenger(u, SHARE) else champion for u in USERS}
+        rounds = rounds + 1 if got == wanted else 0
+    return time.monotonic() - started
+
+
+def split_in_log(log_db: Path) -> dict[str, set[str]]:
+    """The versions the request log shows for /recommend of challenger and champion users."""
+    with sqlite3.connect(log_db) as conn:
+        rows = conn.execute(
+            "SELECT user_id, model_version FROM request_logs WHERE endpoint = '/recommend'"
+        ).fetchall()
+    split: dict[str, set[str]] = {"challenger": set(), "champion": set()}
+    for user, version in rows:
+        if user in USERS:
+            split["challenger" if serves_challenger(user, SHARE) else "champion"].add(version)
+    return split
+
+
 def health(url: str) -> dict:
     return httpx.get(f"{url}/health", timeout=10).json()
 
@@ -119,6 +157,7 @@ def trained(
         "MOVIEREC_TRAINING__MLFLOW__ARTIFACT_LOCATION": str(root / "mlartifacts"),
         "MOVIEREC_ADMIN_TOKEN": TOKEN,
         "MOVIEREC_SERVING__RELOAD_POLL_S": str(POLL_S),
+        "MOVIEREC_SERVING__CHALLENGER_SHARE": str(SHARE),
     }
     return settings, env
 
@@ -131,6 +170,7 @@ def api(trained: tuple[Settings, dict[str, str]]) -> Iterator[tuple[str, subproc
         **env,
         "MOVIEREC_SERVING__MODEL_DIR": str(settings.training.export_dir),
         "MOVIEREC_SERVING__LOG_DB": str(settings.serving.log_db),
+        "MOVIEREC_SERVING__CHALLENGER_DIR": str(settings.retrain.challenger_export_dir),
     }
     command = [
         *(sys.executable, "-m", "movierec.cli", "serve"),
@@ -157,9 +197,11 @@ def test_retrain_promote_rollback_and_a_corrupt_release_reach_both_workers(
         said = movierec(root, env, "retrain")
         assert "version 2" in said and "is challenger" in said, said
         assert health(url)["model_version"] == "1"  # a challenger is not production
+        split_s = every_user_on_their_model(url, challenger="2", champion="1")
 
         movierec(root, env, "promote", "--reason", "e2e: learned the new taste")
         promoted_s = every_worker(url, lambda h: h["model_version"] == "2")
+        every_user_on_their_model(url, challenger="2", champion="2")  # challenger withdrawn
         movierec(root, env, "rollback", "--reason", "e2e: rollback")
         every_worker(url, lambda h: h["model_version"] == "1")
 
@@ -176,7 +218,12 @@ def test_retrain_promote_rollback_and_a_corrupt_release_reach_both_workers(
     assert {"1", "2"} <= traffic.versions
     refusals = [line for line in output.read_text().splitlines() if "refused" in line]
     assert len({line.split()[1] for line in refusals if line.startswith("worker")}) == 2, refusals
+    print(f"challenger split in place {split_s:.2f} s after `movierec retrain`")
     print(f"both workers on the promoted version {promoted_s:.2f} s after `movierec promote`")
+    logged = split_in_log(settings.serving.log_db)
+    assert logged["challenger"] and logged["champion"], logged
+    assert logged["champion"] <= {"1", "2"} and logged["challenger"] <= {"1", "2"}
+    assert "2" in logged["challenger"] and "1" in logged["champion"]
     assert (settings.training.export_dir.parent / RELEASES_DIR).is_dir()
 
 

@@ -69,6 +69,7 @@ def test_retrain_registers_a_challenger_and_leaves_production_alone(
     assert status.new_events == 10 and status.model_version == "2"
     assert aliases(settings) == {"production": "1", "challenger": "2"}
     assert read_bundle(settings.training.export_dir).metadata.version == "1"
+    assert read_bundle(settings.retrain.challenger_export_dir).metadata.version == "2"
     assert "against popularity" in (status.gate_reason or "")
     assert "users" in (status.gate_reason or "")
     tags = version_tags(settings, "2")
@@ -129,6 +130,7 @@ def test_promote_then_rollback_move_production_with_their_reasons(
     assert (moved.version, moved.previous) == ("2", "1")
     assert aliases(settings) == {"production": "2"}
     assert read_bundle(settings.training.export_dir).metadata.version == "2"
+    assert not settings.retrain.challenger_export_dir.exists()  # withdrawn from serving
     assert version_tags(settings, "2")["promotion_reason"] == "better on the new taste"
     with pytest.raises(PromotionError, match="run `movierec retrain` first"):
         promote(settings, "again")

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from movierec.api.logger import RequestLogger
 from movierec.api.render import MovieJson
-from movierec.artifacts import BundleError
+from movierec.artifacts import MODEL_METADATA, BundleError
 from movierec.config import ServingSettings
 from movierec.serving.engine import Engine
 from movierec.serving.loader import load_bundle
@@ -45,6 +45,8 @@ class ServingState:
         )
         self.started_monotonic = time.monotonic()
         self.served: Served | None = None
+        # The challenger, when one is exported: it answers `challenger_share` of the users.
+        self.challenger: Served | None = None
         self.not_ready_reason = "the service is starting"
         self._reload_lock = threading.Lock()
 
@@ -65,6 +67,17 @@ class ServingState:
             self.served = served
             log.info("serving model %s from %s", served.engine.version, self.settings.model_dir)
             return served
+
+    def reload_challenger(self) -> Served | None:
+        """Load the challenger's bundle, or drop the challenger when none is exported; on
+        `BundleError` the previous challenger stays."""
+        directory = self.settings.challenger_dir
+        if not (directory / MODEL_METADATA).is_file():
+            self.challenger = None
+            return None
+        model = load_bundle(directory)
+        self.challenger = Served(Engine(model, self.settings.max_k), MovieJson(model.items))
+        return self.challenger
 
     def load_or_explain(self) -> None:
         """Startup and SIGHUP: reload, logging (not raising) why the bundle was refused."""

@@ -8,7 +8,8 @@ directory reloads, not only the one that answered (which, loaded after the reque
 it). Within `serving.reload_poll_s` of a change each worker reloads through
 `ServingState.reload`, which validates the whole bundle before it swaps anything: a bad
 release is refused by every worker (once per change, not at every poll) and the old model
-keeps serving.
+keeps serving. The challenger's directory (`serving.challenger_dir`) is followed the same
+way: loaded when it appears, replaced when it changes, dropped when it is withdrawn.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class ProductionWatcher:
     def __init__(self, state: ServingState, poll_s: float) -> None:
         self.state, self.poll_s = state, poll_s
         self.seen = pointer(state.settings.model_dir)
+        self.challenger_seen: Pointer | None = None  # the first check loads the challenger
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="production-watcher", daemon=True)
 
@@ -102,6 +104,20 @@ class ProductionWatcher:
         )
         return True
 
+    def check_challenger(self) -> None:
+        """Load, replace or drop the challenger when its pointer changed."""
+        current = pointer(self.state.settings.challenger_dir)
+        if current == self.challenger_seen:
+            return
+        self.challenger_seen = current
+        try:
+            served = self.state.reload_challenger()
+        except BundleError as exc:
+            log.error("worker %d refused challenger %s: %s", os.getpid(), current[0], exc)
+            return
+        version = served.engine.version if served is not None else "none"
+        log.warning("worker %d challenger: %s", os.getpid(), version)
+
     def _loaded_since_request(self) -> bool:
         served = self.state.served
         try:
@@ -119,8 +135,11 @@ class ProductionWatcher:
             self._thread.join(timeout=self.poll_s + 5)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        while True:
             try:
                 self.check()
+                self.check_challenger()
             except Exception:  # a watcher that dies would silently stop following production
                 log.exception("worker %d: production watcher check failed", os.getpid())
+            if self._stop.wait(self.poll_s):
+                return

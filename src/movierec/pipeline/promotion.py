@@ -1,7 +1,8 @@
 """`movierec promote` and `movierec rollback`: move the `production` alias by hand, with a
 reason, then export the new production version so that every worker follows it.
 
-Promotion takes the challenger (or a given version); rollback takes the version that was in
+Promotion takes the challenger (or a given version) and withdraws the challenger's export,
+so serving stops splitting traffic; rollback takes the version that was in
 production before the current one (recorded at promotion), or a given one. Each move is
 recorded as version tags: `promotion_reason` / `rollback_reason`, who it replaced
 (`previous_production`) and when (`moved_at`). The move is undone when the export fails,
@@ -19,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from movierec.config import Settings
 from movierec.training import registry
-from movierec.training.export import export_production
+from movierec.training.export import export_production, withdraw
 
 TAG_PREVIOUS = "previous_production"
 TAG_MOVED_AT = "moved_at"
@@ -83,9 +84,11 @@ def promote(settings: Settings, reason: str, version: str | None = None) -> Alia
             )
     else:
         target = _version(client, name, version)
+    held = registry.aliased_version(client, name, challenger)
     move = _move(settings, target, {"promotion_reason": reason})
-    if registry.aliased_version(client, name, challenger) is not None:
+    if held is not None and str(held.version) == move.version:
         client.delete_registered_model_alias(name, challenger)
+        withdraw(settings.retrain.challenger_export_dir)  # serving drops it: now production
     return move
 
 

@@ -4,7 +4,9 @@ One run, under an exclusive lock (`retrain.lock_file`, an `flock` the kernel rel
 the process dies, so a crashed run never blocks the next): the feedback events since the
 watermark are merged (`movierec.pipeline.data_merge`), the dataset is preprocessed with the
 merged feedback applied, features are rebuilt, and training runs with its paired gate moving
-the `challenger` alias (never `production`) when the candidate passes. Promotion is a
+the `challenger` alias (never `production`) when the candidate passes, and that version is
+exported to `retrain.challenger_export_dir`, where serving answers a share of users with it
+(`serving.challenger_share`). Promotion is a
 separate, deliberate step (`movierec.pipeline.promotion`), so a failed or refused run leaves
 the champion and what serving serves untouched. Each run's outcome is written to
 `retrain.status_file`, which the retrainer's `/health` and the dashboard show.
@@ -35,6 +37,7 @@ from movierec.pipeline.data_merge import (
     run_merge,
 )
 from movierec.store.database import Database
+from movierec.training.export import export_alias
 from movierec.training.train import train
 
 Outcome = Literal["challenger", "refused", "failed", "skipped"]
@@ -138,6 +141,8 @@ def retrain(settings: Settings, console: Console | None = None) -> RetrainStatus
             timed("process", begin)
             begin = time.perf_counter()
             report = train(settings, console, alias=config.challenger_alias)
+            if report.gate.promote:
+                export_alias(settings, config.challenger_alias, config.challenger_export_dir)
             timed("train", begin)
             status.result = "challenger" if report.gate.promote else "refused"
             status.model_version, status.winner = report.model_version, report.winner

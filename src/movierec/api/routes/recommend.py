@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from movierec.api.answers import ranked_movies
-from movierec.api.deps import ServedDep
+from movierec.api.deps import ServedDep, for_user
 from movierec.api.errors import ERROR_RESPONSES
 from movierec.api.render import encode, json_object
 from movierec.api.schemas import (
@@ -29,9 +29,11 @@ router = APIRouter()
     openapi_extra=openapi_body(RecommendRequest),
 )
 async def recommend(request: Request, served: ServedDep) -> Response:
-    """Top-k movies for a user; unknown users get popular movies (`is_fallback`)."""
+    """Top-k movies for a user; unknown users get popular movies (`is_fallback`). While a
+    challenger is loaded, `serving.challenger_share` of the users get its answer."""
     body = parse_body(RecommendRequest, await request.body())
     filters = body.filters or NO_FILTERS
+    served = for_user(request, served, body.user_id)
     engine = served.engine
     ranking = engine.recommend(
         body.user_id, body.k, body.exclude_seen, filters.genres, filters.year_min, filters.year_max
