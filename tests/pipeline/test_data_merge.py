@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import insert
 
 from movierec.config import DataSettings
 from movierec.data.mappings import IdMapping
@@ -22,6 +23,9 @@ from movierec.pipeline.data_merge import (
     merge_events,
     run_merge,
 )
+from movierec.store.database import create_engine, create_tables
+from movierec.store.feedback import erase_user_events
+from movierec.store.tables import feedback_events
 from tests.pipeline.feedback_table import write_events
 
 WEIGHTS = {"click": 3.0, "watch": 4.0}
@@ -148,3 +152,32 @@ def test_unknown_event_kind_and_unmapped_event_are_refused() -> None:
     )
     with pytest.raises(MergeError, match=r"set retrain\.event_ratings"):
         feedback_ratings(state, {"click": 3.0})
+
+
+def test_erased_events_leave_the_merged_feedback(tmp_path: Path) -> None:
+    store, directory = tmp_path / "store.db", tmp_path / "fb"
+    write_events(store, [(7, 10, "rating", 4.5, 1000.0), (8, 11, "click", None, 1001.0)])
+    run_merge(store, directory)
+    engine = create_engine(store)
+    erase_user_events(engine, user_id=7, up_to_event_id=1)
+    engine.dispose()
+    assert run_merge(store, directory).pairs == 1
+    assert merged_rows(store, directory) == [(8, 11, "click")]
+
+
+def test_an_event_committed_after_a_later_one_was_merged_is_still_merged(tmp_path: Path) -> None:
+    # Two API processes: the one that minted id 5 commits it after id 9 was merged.
+    store, directory = tmp_path / "store.db", tmp_path / "fb"
+    engine = create_engine(store)
+    create_tables(engine)
+    row = {"user_id": 1, "movie_id": 10, "event": "click", "request_known": False}
+    with engine.begin() as conn:
+        conn.execute(insert(feedback_events), [{**row, "event_id": 9, "created_at": 2.0}])
+    assert run_merge(store, directory).watermark == 9
+    with engine.begin() as conn:
+        conn.execute(
+            insert(feedback_events),
+            [{**row, "movie_id": 11, "event_id": 5, "created_at": 1.0}],
+        )
+    engine.dispose()
+    assert merged_rows(store, directory) == [(1, 10, "click"), (1, 11, "click")]

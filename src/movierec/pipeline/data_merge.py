@@ -5,7 +5,9 @@ newer than the watermark, folds them into the merged feedback kept in
 `retrain.feedback_dir/feedback.parquet` (latest event per (user, movie) wins; ties by event
 id) and moves the watermark (`watermark.json`, the last merged event id) only after the
 file is in place. A second run without new events changes nothing; re-reading an event
-already merged gives the same state, so a crash between the two writes costs nothing.
+already merged gives the same state, so a crash between the two writes costs nothing, and
+each run re-reads `LOOKBACK_S` before the watermark for events committed late. Events a
+user erased (`feedback_erasures`) leave the state too.
 
 `apply_feedback` turns that state into rows of the canonical frame (`user_id, movie_id,
 rating, timestamp`) over the dataset's ratings, for preprocessing:
@@ -35,8 +37,9 @@ import sqlalchemy
 from sqlalchemy.exc import SQLAlchemyError
 
 from movierec.store.database import Database, create_engine, sqlite_file, unreachable
+from movierec.store.feedback import COUNTER_BITS, SOURCE_BITS
+from movierec.store.tables import feedback_erasures, feedback_events
 
-FEEDBACK_TABLE = "feedback_events"
 STATE_FILE = "feedback.parquet"
 WATERMARK_FILE = "watermark.json"
 EVENT_KINDS = ("rating", "click", "watch", "dislike")
@@ -50,6 +53,9 @@ STATE_DTYPES = {
     "created_at": "float64",
 }
 RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
+# Each merge re-reads the events minted this long before the watermark: an API process
+# commits its events in batches, so one minted earlier can be committed after the last read.
+LOOKBACK_S = 60.0
 
 
 class MergeError(RuntimeError):
@@ -181,48 +187,71 @@ class FeedbackStore:
         staged.replace(self.directory / WATERMARK_FILE)
 
 
-def read_events(database: Database, after: int) -> pd.DataFrame:
-    """Feedback events with an id above `after`, in id order; none when the store or its
-    table does not exist yet (no feedback was ever sent)."""
+def _window_start(watermark: int) -> int:
+    """The first event id to read: LOOKBACK_S before the watermark's, since an event minted
+    then may have been committed after the last merge read (each API process batches)."""
+    return max(0, watermark - (int(LOOKBACK_S * 1000) << (SOURCE_BITS + COUNTER_BITS)))
+
+
+def read_events(database: Database, after: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Feedback events with an id above `after` (in id order) and every erasure (user_id,
+    up_to_event_id); none when the store or its tables do not exist yet."""
+    erasure_columns = ["user_id", "up_to_event_id"]
+    nothing = _empty_state(), pd.DataFrame(columns=erasure_columns, dtype="int64")
     path = sqlite_file(database)
     if path is not None and not path.is_file():
-        return _empty_state()
+        return nothing
     engine = create_engine(database, read_only=True)
     try:
-        if not sqlalchemy.inspect(engine).has_table(FEEDBACK_TABLE):
-            return _empty_state()
-        table = sqlalchemy.Table(FEEDBACK_TABLE, sqlalchemy.MetaData(), autoload_with=engine)
+        if not sqlalchemy.inspect(engine).has_table(feedback_events.name):
+            return nothing
         query = (
-            sqlalchemy.select(*(table.c[name] for name in STATE_COLUMNS))
-            .where(table.c.event_id > after)
-            .order_by(table.c.event_id)
+            sqlalchemy.select(*(feedback_events.c[name] for name in STATE_COLUMNS))
+            .where(feedback_events.c.event_id > after)
+            .order_by(feedback_events.c.event_id)
         )
+        erasures = sqlalchemy.select(*(feedback_erasures.c[name] for name in erasure_columns))
         with engine.connect() as conn:
             rows = conn.execute(query).all()
+            erased = conn.execute(erasures).all()
     except SQLAlchemyError as exc:
         raise MergeError(unreachable(engine, exc)) from exc
     finally:
         engine.dispose()
-    return pd.DataFrame(rows, columns=STATE_COLUMNS).astype(STATE_DTYPES)
+    events = pd.DataFrame(rows, columns=STATE_COLUMNS).astype(STATE_DTYPES)
+    return events, pd.DataFrame(erased, columns=erasure_columns, dtype="int64")
+
+
+def forget_erased(state: pd.DataFrame, erasures: pd.DataFrame) -> pd.DataFrame:
+    """`state` without the events users erased (`DELETE /users/{id}/feedback`)."""
+    if erasures.empty or state.empty:
+        return state
+    up_to = erasures.groupby("user_id")["up_to_event_id"].max()
+    limit = state["user_id"].map(up_to).fillna(-1).to_numpy()
+    return state[state["event_id"].to_numpy() > limit].reset_index(drop=True)
 
 
 def count_new_events(database: Database, directory: Path) -> int:
-    """How many events the next merge would read (the retrainer's trigger)."""
-    return len(read_events(database, FeedbackStore(directory).watermark()))
+    """How many events arrived after the last merged one (the retrainer's trigger)."""
+    return len(read_events(database, FeedbackStore(directory).watermark())[0])
 
 
 def run_merge(database: Database, directory: Path) -> MergeReport:
-    """Merge the events of `database` newer than the watermark into `directory`'s state."""
+    """Merge the events of `database` newer than the watermark into `directory`'s state
+    (re-reading LOOKBACK_S before it, which changes nothing for events merged already) and
+    forget the erased ones."""
     store = FeedbackStore(directory)
     watermark = store.watermark()
-    events = read_events(database, watermark)
-    state = store.state()
+    events, erasures = read_events(database, _window_start(watermark))
+    new_events = int((events["event_id"] > watermark).sum())
+    before = store.state()
+    state = forget_erased(merge_events(before, events), erasures)
     if len(events):
-        state = merge_events(state, events)
-        watermark = int(events["event_id"].max())
+        watermark = max(watermark, int(events["event_id"].max()))
+    if new_events or not state.equals(before):
         store.save(state, watermark)
     return MergeReport(
-        new_events=len(events),
+        new_events=new_events,
         pairs=len(state),
         dislikes=int((state["event"] == "dislike").sum()),
         watermark=watermark,
