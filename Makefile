@@ -8,7 +8,7 @@ MOVIEREC := $(RUN) movierec
 .DEFAULT_GOAL := help
 .PHONY: help setup up download-data process-data build-features train export pipeline serve \
 	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint requirements format typecheck \
-	check benchmark-pipeline benchmark-serving benchmark-similar clean
+	check benchmark-pipeline benchmark-serving benchmark-similar benchmark-retrain clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -117,6 +117,9 @@ benchmark-serving: setup ## Load-test the API on ml-100k artifacts; JSON in benc
 
 benchmark-similar: setup ## Compare the /similar sources on ml-100k; JSON in benchmarks/results/
 	$(RUN) python -m benchmarks.similar
+
+benchmark-retrain: setup ## Retrain on ml-100k + 10k feedback events, switch 2 workers under wrk
+	$(RUN) python -m benchmarks.retrain
 
 clean: ## Remove generated data, models, logs and tracking stores
 	rm -rf data models mlartifacts mlruns mlflow.db benchmarks/results

@@ -1,10 +1,11 @@
 """Champion and challenger in one app: a sticky share of users gets the challenger, each
-answer and log row names the version that produced it, and the challenger follows its
-directory (loaded, dropped)."""
+answer, log row and feedback event names the version that served its user, and the
+challenger follows its directory (loaded, dropped)."""
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,11 +49,17 @@ def test_a_sticky_share_of_users_gets_the_challenger_and_the_log_says_so(
         assert first == {user: "2" if serves_challenger(user, 0.3) else "1" for user in USERS}
         assert 0.15 < sum(v == "2" for v in first.values()) / len(first) < 0.45
         assert {user: version_of(user) for user in USERS} == first  # sticky
+        for user in (3, 4, 5, 6):
+            event = {"user_id": user, "movie_id": 1, "event": "click"}
+            assert client.post("/feedback", json=event).status_code == 202
 
         shutil.rmtree(challenger)  # withdrawn: every user is back on the champion
         wait_for(lambda: all(version_of(user) == "1" for user in USERS))
     logged = {(row["user_id"], row["model_version"]) for row in log_rows(log_db)}
     assert {(user, version) for user, version in first.items()} <= logged
+    with sqlite3.connect(log_db) as conn:
+        events = dict(conn.execute("SELECT user_id, model_version FROM feedback_events"))
+    assert events == {user: first[user] for user in (3, 4, 5, 6)}
 
 
 def test_no_challenger_means_the_champion_for_everyone(

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from movierec.api.deps import FeedbackDep, ServedDep
+from movierec.api.deps import FeedbackDep, ServedDep, for_user
 from movierec.api.errors import ERROR_RESPONSES, FeedbackBusyError
 from movierec.api.feedback import FeedbackLoop
 from movierec.api.render import encode, json_object
@@ -38,14 +38,22 @@ router = APIRouter()
 
 
 def accepted(
-    loop: FeedbackLoop, served: Served, bodies: list[FeedbackRequest]
+    request: Request, loop: FeedbackLoop, served: Served, bodies: list[FeedbackRequest]
 ) -> list[FeedbackEvent]:
-    """The events of `bodies`, all accepted; 404 for an unknown movie, 503 when full."""
+    """The events of `bodies`, all accepted; 404 for an unknown movie, 503 when full. Each
+    carries the version that serves its user (the challenger for the challenger's share)."""
     engine = served.engine
     for body in bodies:
         engine.column(body.movie_id)
     events = [
-        loop.event(b.user_id, b.movie_id, b.event, b.value, b.request_id, engine.version)
+        loop.event(
+            b.user_id,
+            b.movie_id,
+            b.event,
+            b.value,
+            b.request_id,
+            for_user(request, served, b.user_id).engine.version,
+        )
         for b in bodies
     ]
     if not loop.accept(events):
@@ -69,7 +77,7 @@ def answer(**encoded: str) -> Response:
 async def feedback(request: Request, served: ServedDep, loop: FeedbackDep) -> Response:
     """One event: `rating` (with `value` 0.5..5), `click`, `watch` or `dislike`."""
     body = parse_body(FeedbackRequest, await request.body())
-    (event,) = accepted(loop, served, [body])
+    (event,) = accepted(request, loop, served, [body])
     known = encode(event.request_known) if body.request_id is not None else "null"
     return answer(event_id=encode(event.event_id), request_known=known)
 
@@ -84,5 +92,5 @@ async def feedback(request: Request, served: ServedDep, loop: FeedbackDep) -> Re
 async def feedback_batch(request: Request, served: ServedDep, loop: FeedbackDep) -> Response:
     """Several events at once (clients that buffer): all are accepted, or none."""
     body = parse_body(FeedbackBatchRequest, await request.body())
-    events = accepted(loop, served, body.events)
+    events = accepted(request, loop, served, body.events)
     return answer(event_ids=f"[{','.join(str(event.event_id) for event in events)}]")
