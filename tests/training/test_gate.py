@@ -65,7 +65,13 @@ def diff(low: float, mean: float = 0.05, n: int = 21) -> PairedDifference:
 
 def test_lower_bound_not_above_zero_against_popularity_is_refused() -> None:
     # The case of the issue: +0.048 [-0.035, 0.121] on 21 users is not evidence.
-    decision = decide("ndcg@10", PairedDifference(0.048, -0.035, 0.121, 21), None, -0.01)
+    decision = decide(
+        "ndcg@10",
+        PairedDifference(0.048, -0.035, 0.121, 21),
+        None,
+        -0.01,
+        "production " "version 3 records no recipe",
+    )
     assert not decision.promote
     assert "+0.0480 [-0.0350, +0.1210] over 21 users" in decision.reason
     assert "does not beat popularity" in decision.reason
@@ -74,6 +80,15 @@ def test_lower_bound_not_above_zero_against_popularity_is_refused() -> None:
 def test_first_model_that_beats_popularity_is_promoted() -> None:
     decision = decide("ndcg@10", diff(0.01), None, -0.01)
     assert decision.promote and "no production version yet" in decision.reason
+
+
+def test_a_first_model_is_promoted_on_its_mean_when_the_bound_is_inconclusive() -> None:
+    inconclusive = decide("ndcg@10", PairedDifference(0.024, -0.017, 0.065, 81), None, -0.01)
+    assert inconclusive.promote
+    assert "no production version exists yet" in inconclusive.reason
+    assert "+0.0240 [-0.0170, +0.0650] over 81 users" in inconclusive.reason
+    worse = decide("ndcg@10", PairedDifference(-0.01, -0.05, 0.03, 81), None, -0.01)
+    assert not worse.promote
 
 
 def test_champion_comparison_uses_the_tolerance() -> None:

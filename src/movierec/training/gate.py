@@ -84,7 +84,10 @@ def decide(
     """Promote when the lower bound beats popularity (> 0) and the champion (> tolerance).
 
     `vs_champion` is None when there is no champion (`champion` None) or it cannot be
-    compared (`champion` then says why).
+    compared (`champion` then says why). One exception: with no production version at all,
+    a first model whose mean beats popularity is promoted even when its lower bound does
+    not (the reason says so), because otherwise nothing would serve at all; every later
+    promotion needs the lower bound.
     """
 
     def decision(promote: bool, reason: str) -> GateDecision:
@@ -93,6 +96,13 @@ def decide(
     popularity = f"{metric} difference against popularity {vs_popularity.describe()}"
     if vs_popularity.n_users == 0:
         return decision(False, f"no validation user to compare {metric} on")
+    first = vs_champion is None and champion is None
+    if vs_popularity.ci_low <= 0 < vs_popularity.mean and first:
+        return decision(  # something must serve: the first model, on its mean
+            True,
+            f"{popularity}: the lower bound does not beat popularity, but no production "
+            "version exists yet, so the first model is promoted on its mean",
+        )
     if vs_popularity.ci_low <= 0:
         return decision(False, f"{popularity}: the lower bound does not beat popularity")
     if vs_champion is None:
