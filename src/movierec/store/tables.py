@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -47,4 +48,19 @@ request_logs = Table(
     Column("is_fallback", Boolean, nullable=False, default=False),
     Column("fallback_reason", Text),
     Index("idx_request_logs_timestamp", "timestamp"),
+)
+
+feedback_events = Table(
+    "feedback_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("movie_id", BigInteger, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("value", Float),
+    Column("request_id", Text),
+    Column("request_known", Boolean, nullable=False),
+    Column("model_version", Text),
+    Column("created_at", Float, nullable=False),
+    Index("idx_feedback_events_user", "user_id", "event_id"),
 )
