@@ -20,28 +20,10 @@ from movierec.monitoring.engagement import (
     render_engagement,
 )
 from movierec.store.database import Database
-from tests.monitoring.conftest import KNOWN_ROWS, at
-from tests.monitoring.log_rows import Event, write_feedback
+from tests.monitoring.conftest import KNOWN_EVENTS, KNOWN_ROWS, at
+from tests.monitoring.log_rows import write_feedback
 
 Z95 = 1.959964  # the standard normal's 97.5% quantile
-R0, R1, R2, R3, R4, _, R6 = (row.request_id for row in KNOWN_ROWS)
-
-EVENTS = [
-    Event(R0, 2),
-    Event(R0, 2),  # a second click on the same shown movie counts once
-    Event(R0, 2, "rating", 4.0),
-    Event(R0, 9),  # movie 9 was not in r0's answer: ignored
-    Event(R0, 3, "rating", 2.0),
-    Event(R0, 3, "rating", 5.0),  # re-rated: the latest rating counts
-    Event(R2, 4, "watch", user_id=2),
-    Event(R2, 1, "dislike", user_id=2),
-    Event(R3, 5, user_id=2),
-    Event(R3, 5, "rating", 3.0, user_id=2),
-    Event(R4, 1, user_id=999),
-    Event(R1, 2),  # an answer of /similar: not a /recommend impression
-    Event(None, 7, user_id=3),
-    Event("never-served", 8, user_id=3, request_known=False),
-]
 
 
 def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
@@ -70,7 +52,7 @@ def test_mean_interval_hand_computed() -> None:
 
 
 def test_engagement_per_version_and_path(known_log: Database) -> None:
-    write_feedback(known_log, EVENTS)
+    write_feedback(known_log, KNOWN_EVENTS)
     report = compute_engagement(known_log)
     versions = {row.group: row for row in report.by_version}
     assert list(versions) == ["v1", "v2"]
@@ -105,14 +87,14 @@ def test_engagement_per_version_and_path(known_log: Database) -> None:
         "unknown_user": (3, 1, 0),
     }
     assert (report.events_total, report.events_without_request, report.events_unknown_request) == (
-        len(EVENTS),
+        len(KNOWN_EVENTS),
         1,
         1,
     )
 
 
 def test_engagement_window_and_empty_stores(known_log: Database, tmp_path) -> None:
-    write_feedback(known_log, EVENTS)
+    write_feedback(known_log, KNOWN_EVENTS)
     report = compute_engagement(known_log, since=at(1, 0), until=at(2, 0))
     assert [(row.group, row.impressions, row.ctr.count) for row in report.by_version] == [
         ("v2", 6, 2)
@@ -126,7 +108,7 @@ def test_engagement_window_and_empty_stores(known_log: Database, tmp_path) -> No
 
 
 def test_render_engagement(known_log: Database) -> None:
-    write_feedback(known_log, EVENTS)
+    write_feedback(known_log, KNOWN_EVENTS)
     console = Console(record=True, width=140)
     render_engagement(compute_engagement(known_log), console)
     text = console.export_text()

@@ -265,14 +265,20 @@ def compute_engagement(
     )
 
 
+def format_interval(value: Rate | Mean, pattern: str = "{:.1%}") -> str | None:
+    """'10.1% to 14.9%' (with `pattern`), or None without an interval."""
+    if value.low is None or value.high is None:
+        return None
+    return f"{pattern.format(value.low)} to {pattern.format(value.high)}"
+
+
 def format_rate(value: Rate | Mean, pattern: str = "{:.1%}") -> str:
     """'12.3% (10.1% to 14.9%)', '4.12 (3.90 to 4.31)' with pattern '{:.2f}', or 'n/a'."""
     if value.value is None:
         return "n/a"
+    interval = format_interval(value, pattern)
     shown = pattern.format(value.value)
-    if value.low is None or value.high is None:
-        return shown
-    return f"{shown} ({pattern.format(value.low)} to {pattern.format(value.high)})"
+    return f"{shown} ({interval})" if interval else shown
 
 
 def render_engagement(report: EngagementReport, console: Console) -> None:
