@@ -194,6 +194,12 @@ class SimulatorSettings(Section):
     unknown_user_share: float = Field(0.05, ge=0, le=1)
     similar_share: float = Field(0.2, ge=0, le=1)
     popular_share: float = Field(0.1, ge=0, le=1)
+    # Feedback on /recommend answers of held-out users: a click on every shown held-out movie,
+    # then its held-out rating for `rating_share` of them and a dislike for `dislike_share` of
+    # the other shown movies (0 and 0 with `feedback: false` for no feedback at all).
+    feedback: bool = True
+    rating_share: float = Field(0.3, ge=0, le=1)
+    dislike_share: float = Field(0.02, ge=0, le=1)
 
 
 class MonitoringSettings(Section):
