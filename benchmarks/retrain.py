@@ -94,7 +94,11 @@ def every_worker_on(url: str, version: str, timeout_s: float = 120.0) -> float:
     while streak < IN_A_ROW:
         if time.monotonic() - started > timeout_s:
             raise RuntimeError(f"workers not on version {version} after {timeout_s} s")
-        streak = streak + 1 if health(url)["model_version"] == version else 0
+        try:
+            streak = streak + 1 if health(url)["model_version"] == version else 0
+        except httpx.TransportError:  # the server is still starting
+            streak = 0
+            time.sleep(0.2)
     return time.monotonic() - started
 
 

@@ -262,6 +262,9 @@ class RetrainSettings(Section):
     # dataset's ratings do); a dislike removes the pair (`movierec.pipeline.data_merge`).
     event_ratings: dict[str, float] = Field(default_factory=lambda: {"click": 3.0, "watch": 4.0})
     challenger_alias: str = "challenger"
+    # `movierec promote` of the challenger needs this many of its impressions online, and
+    # its click-through and rating rates not significantly below the champion's.
+    min_impressions: int = Field(1000, ge=0)
     # Where a new challenger is exported for serving (serving.challenger_dir reads it).
     challenger_export_dir: Path = Path("models/challenger")
     host: str = "127.0.0.1"

@@ -158,6 +158,7 @@ def trained(
         "MOVIEREC_ADMIN_TOKEN": TOKEN,
         "MOVIEREC_SERVING__RELOAD_POLL_S": str(POLL_S),
         "MOVIEREC_SERVING__CHALLENGER_SHARE": str(SHARE),
+        "MOVIEREC_RETRAIN__MIN_IMPRESSIONS": "10",
     }
     return settings, env
 

@@ -126,7 +126,9 @@ def test_promote_then_rollback_move_production_with_their_reasons(
     settings, _ = retrained
     backup = tmp_path / "mlflow.db"
     shutil.copy(settings.training.mlflow.tracking_uri.removeprefix("sqlite:///"), backup)
-    moved = promote(settings, "better on the new taste")
+    with pytest.raises(PromotionError, match="0 impressions online"):
+        promote(settings, "no traffic yet")
+    moved = promote(settings, "better on the new taste", force=True)
     assert (moved.version, moved.previous) == ("2", "1")
     assert aliases(settings) == {"production": "2"}
     assert read_bundle(settings.training.export_dir).metadata.version == "2"

@@ -56,13 +56,18 @@ VERSION = typer.Option(None, help="The version to move production to.")
 
 
 @app.command()
-def promote(reason: str = REASON, version: str | None = VERSION) -> None:
-    """Make the challenger (or --version) production and export it; workers follow."""
+def promote(
+    reason: str = REASON,
+    version: str | None = VERSION,
+    force: bool = typer.Option(False, help="Skip the online comparison with the champion."),
+) -> None:
+    """Make the challenger (or --version) production and export it; workers follow. The
+    challenger needs retrain.min_impressions online and rates no worse than the champion's."""
     from movierec.config import get_settings
     from movierec.pipeline.promotion import promote as run_promote
 
     try:
-        move = run_promote(get_settings(), reason, version)
+        move = run_promote(get_settings(), reason, version, force)
     except _retraining_errors() as exc:
         raise _error_exit(exc) from None
     typer.echo(f"production is version {move.version} (was {move.previous}), in {move.export_dir}")

@@ -2,11 +2,14 @@
 reason, then export the new production version so that every worker follows it.
 
 Promotion takes the challenger (or a given version) and withdraws the challenger's export,
-so serving stops splitting traffic; rollback takes the version that was in
-production before the current one (recorded at promotion), or a given one. Each move is
-recorded as version tags: `promotion_reason` / `rollback_reason`, who it replaced
-(`previous_production`) and when (`moved_at`). The move is undone when the export fails,
-so the alias and `models/production` never disagree.
+so serving stops splitting traffic. The challenger needs `retrain.min_impressions` online
+and click-through and rating rates not clearly below the champion's (the engagement KPIs
+per model version of `movierec.monitoring.engagement`), unless forced. Rollback takes the
+version that was in production before the current one (recorded at promotion), or a given
+one. Each move is recorded as version tags: `promotion_reason` / `rollback_reason`, who it
+replaced (`previous_production`), when (`moved_at`) and the online result
+(`promotion_online`). The move is undone when the export fails, so the alias and
+`models/production` never disagree.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from movierec.config import Settings
+from movierec.monitoring.engagement import EngagementRow, Rate, compute_engagement
 from movierec.training import registry
 from movierec.training.export import export_production, withdraw
 
@@ -70,8 +74,48 @@ def _move(settings: Settings, target: ModelVersion, tags: dict[str, str]) -> Ali
     return AliasMove(str(target.version), previous, exported)
 
 
-def promote(settings: Settings, reason: str, version: str | None = None) -> AliasMove:
-    """Make `version` (default: the challenger) production, recording `reason`."""
+def _worse(challenger: Rate, champion: Rate) -> bool:
+    """True when the challenger's rate is clearly below the champion's (intervals apart)."""
+    return (
+        challenger.high is not None and champion.low is not None and challenger.high < champion.low
+    )
+
+
+def online_verdict(
+    rows: list[EngagementRow], champion: str | None, challenger: str, min_impressions: int
+) -> str:
+    """The online comparison in words; PromotionError when it does not allow promotion."""
+    by_version = {row.group: row for row in rows}
+    ours = by_version.get(challenger)
+    shown = ours.impressions if ours is not None else 0
+    if ours is None or shown < min_impressions:
+        raise PromotionError(
+            f"challenger version {challenger} has {shown} impressions online, fewer than "
+            f"retrain.min_impressions={min_impressions}: let it serve longer, or --force"
+        )
+    theirs = by_version.get(champion or "")
+    if theirs is None:
+        return f"online: {shown} impressions, no champion answers to compare with"
+    for name in ("ctr", "rating_rate"):
+        mine, other = getattr(ours, name), getattr(theirs, name)
+        if _worse(mine, other):
+            raise PromotionError(
+                f"challenger version {challenger}'s {name} {mine.value:.2%} "
+                f"[{mine.low:.2%}, {mine.high:.2%}] is below the champion's {other.value:.2%} "
+                f"[{other.low:.2%}, {other.high:.2%}]: not promoted (--force to override)"
+            )
+    return (
+        f"online over {shown} impressions: ctr {ours.ctr.value:.2%} vs {theirs.ctr.value:.2%}, "
+        f"rating rate {ours.rating_rate.value:.2%} vs {theirs.rating_rate.value:.2%}"
+    )
+
+
+def promote(
+    settings: Settings, reason: str, version: str | None = None, force: bool = False
+) -> AliasMove:
+    """Make `version` (default: the challenger) production, recording `reason`. The
+    challenger must have done no worse online than the champion (`online_verdict`) unless
+    `force` or a `version` is named."""
     names = settings.training.mlflow
     client = registry.tracking_client(names)
     name, challenger = names.registered_model_name, settings.retrain.challenger_alias
@@ -84,8 +128,18 @@ def promote(settings: Settings, reason: str, version: str | None = None) -> Alia
             )
     else:
         target = _version(client, name, version)
+    tags = {"promotion_reason": reason}
+    if version is None and not force:
+        champion = registry.aliased_version(client, name, names.production_alias)
+        store = settings.store.url or settings.monitoring.log_db
+        tags["promotion_online"] = online_verdict(
+            compute_engagement(store).by_version,
+            str(champion.version) if champion is not None else None,
+            str(target.version),
+            settings.retrain.min_impressions,
+        )
     held = registry.aliased_version(client, name, challenger)
-    move = _move(settings, target, {"promotion_reason": reason})
+    move = _move(settings, target, tags)
     if held is not None and str(held.version) == move.version:
         client.delete_registered_model_alias(name, challenger)
         withdraw(settings.retrain.challenger_export_dir)  # serving drops it: now production
