@@ -179,3 +179,23 @@ def test_a_new_request_shows_on_the_next_run_despite_the_cache(
         conn.close()
     assert not app.exception
     assert {metric.label: metric.value for metric in app.metric}["Requests"] == "8"
+
+
+@pytest.mark.parametrize("result", ["failed", "challenger", None])
+def test_the_last_retraining_run_is_in_the_sidebar(
+    dashboard_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, result: str | None
+) -> None:
+    status = tmp_path / "retrain/status.json"
+    monkeypatch.setenv("MOVIEREC_RETRAIN__STATUS_FILE", str(status))
+    if result is not None:
+        status.parent.mkdir(parents=True)
+        run = {"result": result, "finished_at": 1.8e9, "seconds": 14.2, "new_events": 120}
+        run |= {"model_version": "7", "gate_reason": "bound above zero", "error": "MergeError: x"}
+        status.write_text(json.dumps(run))
+    app = run_dashboard()
+    if result == "failed":
+        assert "failed, production untouched. MergeError: x" in app.sidebar.error[0].value
+    elif result == "challenger":
+        assert "version 7 is the challenger" in app.sidebar.success[0].value
+    else:
+        assert any("No retraining run yet" in c.value for c in app.sidebar.caption)

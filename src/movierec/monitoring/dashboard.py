@@ -15,6 +15,7 @@ window starts on a bucket boundary, so that its reruns share a key too.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -371,6 +372,24 @@ def report_body(settings: Settings, window: str) -> None:
     replay_panel(settings, since)
 
 
+def retraining_status(status_file: Path) -> None:
+    """The last `movierec retrain` run (the retrainer's status file): a failure in red."""
+    st.subheader("Retraining", anchor=False)
+    try:
+        run = json.loads(status_file.read_text())
+    except (OSError, ValueError):
+        st.caption("No retraining run yet (`movierec retrain`, or the retrainer service).")
+        return
+    when = datetime.fromtimestamp(run["finished_at"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    said = f"Last run {when}, {run['seconds']:.0f} s, {run['new_events']} new events: "
+    if run["result"] == "failed":
+        st.error(f"{said}failed, production untouched. {run['error']}", icon=":material/error:")
+    elif run["result"] == "challenger":
+        st.success(f"{said}version {run['model_version']} is the challenger. {run['gate_reason']}")
+    else:
+        st.warning(f"{said}version {run['model_version']} refused. {run['gate_reason']}")
+
+
 def main() -> None:
     """Build the page: sidebar controls, then the report (optionally refreshed every 10 s)."""
     st.set_page_config(
@@ -392,6 +411,7 @@ def main() -> None:
             f"coverage ≥ {thresholds.min_coverage:.0%} · Gini ≤ {thresholds.max_gini:g}"
         )
         st.caption(f"Request log: `{describe(log_database(settings))}`")
+        retraining_status(settings.retrain.status_file)
     body = st.fragment(report_body, run_every=AUTO_REFRESH_S if auto else None)
     body(settings, str(window))
 
