@@ -9,7 +9,7 @@ MOVIEREC := $(RUN) movierec
 .PHONY: help setup up download-data process-data build-features train export pipeline serve \
 	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint requirements format typecheck \
 	check benchmark-pipeline benchmark-serving benchmark-serving-scale benchmark-dashboard benchmark-similar \
-	benchmark-spark clean
+	benchmark-spark benchmark-retrain clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -127,6 +127,9 @@ benchmark-similar: setup ## Compare the /similar sources on ml-100k; JSON in ben
 
 benchmark-spark: setup ## ALS on the Spark engine beside the local one (DATASET=ml-1m, mirror MOVIELENS_BASE_URL); JSON in benchmarks/results/
 	$(RUN) --extra spark python -m benchmarks.spark_engine --dataset $(DATASET)
+
+benchmark-retrain: setup ## Retrain on ml-100k + 10k feedback events, switch 2 workers under wrk
+	$(RUN) python -m benchmarks.retrain
 
 clean: ## Remove generated data, models, logs and tracking stores
 	rm -rf data models mlartifacts mlruns mlflow.db benchmarks/results

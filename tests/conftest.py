@@ -75,12 +75,25 @@ def settings_in(
     }
     serving = {
         "model_dir": root / "models/production",
+        "challenger_dir": root / "models/challenger",
         "log_db": root / "data/logs/requests.db",
         **sections.pop("serving", {}),
     }
     monitoring = {"log_db": root / "data/logs/requests.db", **sections.pop("monitoring", {})}
+    retrain = {
+        "feedback_dir": root / "data/feedback",
+        "lock_file": root / "data/retrain.lock",
+        "status_file": root / "data/retrain/status.json",
+        "challenger_export_dir": root / "models/challenger",
+        **sections.pop("retrain", {}),
+    }
     settings = load_settings(
-        data=data, training=training, serving=serving, monitoring=monitoring, **sections
+        data=data,
+        training=training,
+        serving=serving,
+        monitoring=monitoring,
+        retrain=retrain,
+        **sections,
     )
     if checksums is not None:
         # Assigned after loading: keyword overrides are deep-merged into configs/data.yaml,

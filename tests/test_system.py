@@ -45,6 +45,7 @@ SERVICE_PORTS = {
     "MOVIEREC_FRONTEND__PORT": "Frontend",
     "MOVIEREC_MONITORING__DASHBOARD_PORT": "Dashboard",
     "MOVIEREC_TRAINING__MLFLOW__UI_PORT": "MLflow UI",
+    "MOVIEREC_RETRAIN__PORT": "Retrainer",
 }
 RUN_MARKER = "UP_TEST_RUN"
 
@@ -59,7 +60,7 @@ def test_services_take_their_ports_timeouts_and_a_light_mlflow_ui_from_settings(
         system={"start_timeout_s": 33, "mlflow_ui_timeout_s": 44},
     )
     by_name = {service.name: service for service in services(settings)}
-    assert set(by_name) == {"API", "Frontend", "Dashboard", "MLflow UI"}
+    assert set(by_name) == {"API", "Frontend", "Dashboard", "MLflow UI", "Retrainer"}
     assert by_name["API"].url.endswith(":9123")
     api_url = by_name["API"].url
     assert by_name["Frontend"].env == {
@@ -67,7 +68,6 @@ def test_services_take_their_ports_timeouts_and_a_light_mlflow_ui_from_settings(
         "MOVIEREC_FRONTEND__PUBLIC_API_URL": api_url,
         "MOVIEREC_FRONTEND__MLFLOW_URL": by_name["MLflow UI"].url,
     }
-    assert set(by_name) == {"API", "Frontend", "Dashboard", "MLflow UI"}
     required = [by_name[name] for name in ("API", "Frontend", "Dashboard")]
     assert all(s.start_later is None and s.timeout_s == 33 for s in required)
 
@@ -75,6 +75,8 @@ def test_services_take_their_ports_timeouts_and_a_light_mlflow_ui_from_settings(
     assert mlflow.start_later == "make mlflow-ui" and mlflow.timeout_s == 44
     assert mlflow.command[mlflow.command.index("--workers") + 1] == "1"
     assert mlflow.env == {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    retrainer = by_name["Retrainer"]
+    assert retrainer.start_later == "movierec retrainer" and retrainer.command[-1] == "retrainer"
 
 
 def _http_server(port: int, print_variable: str = "HOME") -> list[str]:

@@ -182,10 +182,20 @@ class ServingSettings(Section):
     log_queue_size: int = Field(10000, ge=1)
     log_batch_size: int = Field(256, ge=1)
     log_flush_interval_s: float = Field(0.5, gt=0)
+    # Feedback events: written at least this often, and read back (other workers' events)
+    # this often, so an event reaches every worker within about the sum of the two.
+    feedback_flush_interval_s: float = Field(0.1, gt=0)
+    feedback_poll_interval_s: float = Field(0.2, gt=0)
     max_k: int = Field(100, ge=1)
     approximate: ApproximateSettings = Field(default_factory=ApproximateSettings)
     max_body_bytes: int = Field(16384, ge=256)
     admin_token: str = ""
+    # Each worker looks at the production pointer this often and switches on a change.
+    reload_poll_s: float = Field(2.0, gt=0)
+    # The challenger's bundle (exported by `movierec retrain`) and the share of users, sticky
+    # by a hash of the user id, whose /recommend it answers while it is there.
+    challenger_dir: Path = Path("models/challenger")
+    challenger_share: float = Field(0.1, ge=0, le=1)
 
 
 class FrontendSettings(Section):
@@ -213,6 +223,12 @@ class SimulatorSettings(Section):
     unknown_user_share: float = Field(0.05, ge=0, le=1)
     similar_share: float = Field(0.2, ge=0, le=1)
     popular_share: float = Field(0.1, ge=0, le=1)
+    # Feedback on /recommend answers of held-out users: a click on every shown held-out movie,
+    # then its held-out rating for `rating_share` of them and a dislike for `dislike_share` of
+    # the other shown movies (0 and 0 with `feedback: false` for no feedback at all).
+    feedback: bool = True
+    rating_share: float = Field(0.3, ge=0, le=1)
+    dislike_share: float = Field(0.02, ge=0, le=1)
 
 
 class MonitoringSettings(Section):
@@ -252,6 +268,45 @@ class SystemSettings(Section):
     start_timeout_s: float = Field(180.0, gt=0)
     mlflow_ui_timeout_s: float = Field(180.0, gt=0)
     stop_grace_s: float = Field(10.0, gt=0)
+
+
+class RetrainGateSettings(Section):
+    """The paired offline gate of `movierec retrain`: bootstrap of per-user differences."""
+
+    # A challenger must beat the champion's per-user NDCG by more than this lower bound;
+    # negative allows a small, noise-sized loss.
+    champion_tolerance: float = -0.01
+    level: float = Field(0.95, gt=0, lt=1)
+
+
+class RetrainSettings(Section):
+    """`movierec retrain` and the `retrainer` service (section `retrain` in training.yaml)."""
+
+    interval_s: float = Field(3600.0, gt=0)
+    min_new_events: int = Field(100, ge=0)
+    feedback_dir: Path = Path("data/feedback")
+    lock_file: Path = Path("data/retrain.lock")
+    status_file: Path = Path("data/retrain/status.json")
+    # Implicit events as the rating they stand for (it becomes a confidence weight as the
+    # dataset's ratings do); a dislike removes the pair (`movierec.pipeline.data_merge`).
+    event_ratings: dict[str, float] = Field(default_factory=lambda: {"click": 3.0, "watch": 4.0})
+    challenger_alias: str = "challenger"
+    # `movierec promote` of the challenger needs this many of its impressions online, and
+    # its click-through and rating rates not significantly below the champion's.
+    min_impressions: int = Field(1000, ge=0)
+    # Where a new challenger is exported for serving (serving.challenger_dir reads it).
+    challenger_export_dir: Path = Path("models/challenger")
+    host: str = "127.0.0.1"
+    port: int = Field(8503, ge=1, le=65535)
+    gate: RetrainGateSettings = Field(default_factory=RetrainGateSettings)
+
+    @field_validator("event_ratings")
+    @classmethod
+    def _implicit_events(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - {"click", "watch"})
+        if unknown:
+            raise ValueError(f"only click and watch take a rating here, not {unknown}")
+        return value
 
 
 class StoreSettings(Section):
@@ -370,6 +425,7 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     system: SystemSettings = Field(default_factory=SystemSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -2,11 +2,12 @@
 
 `movierec up` (and `make up`) runs the offline pipeline only when no production model is
 exported yet (or with `--retrain`) and prints which model won. It then starts the API, the
-frontend, the monitoring dashboard and the MLflow UI, each as a child process in its own
-process group, prints one line per service as it answers its health check, and stops every
-group on Ctrl-C (at any moment, start-up included), on SIGTERM, or when a required service
-dies. The MLflow UI is optional: when it is not up in `system.mlflow_ui_timeout_s`, the rest
-keeps running and the line says how to start it later.
+frontend, the monitoring dashboard, the MLflow UI and the retrainer (`movierec retrain` on a
+schedule), each as a child process in its own process group, prints one line per service as
+it answers its health check, and stops every group on Ctrl-C (at any moment, start-up
+included), on SIGTERM, or when a required service dies. The MLflow UI and the retrainer are
+optional: when one is not up in its start time (the MLflow UI's is
+`system.mlflow_ui_timeout_s`), the rest keeps running and the line says how to start it later.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def mlflow_ui(mlflow: MlflowSettings, timeout_s: float = 120.0, port: int | None
 
 
 def services(settings: Settings) -> list[Service]:
-    """The four services with the ports and start timeouts of `settings`."""
+    """The services with the ports and start timeouts of `settings`; the MLflow UI and the
+    retrainer are optional."""
     serving, timeout_s = settings.serving, settings.system.start_timeout_s
     api_url = f"http://{serving.host}:{serving.port}"
     mlflow_url = f"http://127.0.0.1:{settings.training.mlflow.ui_port}"
@@ -120,6 +122,14 @@ def services(settings: Settings) -> list[Service]:
             timeout_s,
         ),
         mlflow_ui(settings.training.mlflow, settings.system.mlflow_ui_timeout_s),
+        Service(
+            "Retrainer",
+            [*cli, "retrainer"],
+            f"http://{settings.retrain.host}:{settings.retrain.port}",
+            HEALTH,
+            timeout_s,
+            start_later="movierec retrainer",
+        ),
     ]
 
 

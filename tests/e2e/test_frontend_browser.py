@@ -217,3 +217,65 @@ def test_about_page_shows_the_model_and_its_offline_metrics(
         "href", re.compile(r"/docs$")
     )
     screenshot(page, "about")
+
+
+# Five science-fiction classics a newcomer liked, as typed and as the search box lists them.
+NEWCOMER_PICKS = [
+    ("Star Wars", "Star Wars (1977)"),
+    ("Alien", "Alien (1979)"),
+    ("Blade Runner", "Blade Runner (1982)"),
+    ("Terminator", "The Terminator (1984)"),
+    ("2001", "2001: A Space Odyssey (1968)"),
+]
+
+
+def pick(page: Page, label: str, typed: str, option: str) -> None:
+    """Add an option to a Streamlit multiselect by typing part of it, as a person does."""
+    page.get_by_test_id("stMultiSelect").filter(has_text=label).click()
+    page.keyboard.type(typed)
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("stMultiSelect").get_by_text(option, exact=True)).to_be_visible()
+
+
+def test_a_newcomer_onboards_by_clicking_rates_a_card_and_sees_their_ratings(
+    page: Page, frontend_url: str, catalogue: dict[str, list[str]]
+) -> None:
+    open_page(page, frontend_url, "New here?", "onboarding")
+    start = page.get_by_role("button", name="Get my recommendations")
+    for typed, option in NEWCOMER_PICKS:
+        expect(start).to_be_disabled()
+        pick(page, "Movies you liked", typed, option)
+    expect(page.get_by_text("5 movies picked: ready when you are.")).to_be_visible()
+    screenshot(page, "onboarding")
+
+    start.click()
+    expect(page.get_by_text("Welcome! You are user")).to_be_visible()
+    cards = page.locator(".mr-card")
+    expect(cards).to_have_count(CARDS)
+    expect(page.get_by_text("Your picks are not enough")).to_have_count(0)
+    shown = card_titles(page)
+    picked = {option for _, option in NEWCOMER_PICKS}
+    assert not picked & set(shown), shown
+    genres = {bare(title): genre for title, genre in catalogue.items()}
+    sci_fi = [title for title in shown if "Sci-Fi" in genres[bare(title)]]
+    assert len(sci_fi) >= CARDS // 2, f"five sci-fi picks, yet only {sci_fi} of {shown}"
+    picked_names = "|".join(re.escape(bare(option)) for option in picked)
+    because = re.compile(rf"^Because you watched ({picked_names})(, | and |$)")
+    for index in range(CARDS):
+        expect(cards.nth(index).locator(".mr-why")).to_have_text(because)
+    screenshot(page, "onboarding_results")
+
+    first = page.locator("[class*='st-key-mr-cell-']").first
+    rated = shown[0]
+    first.get_by_role("radio", name="5 out of 5 stars").click()
+    expect(page.get_by_text(f"{bare(rated)} rated ★★★★★")).to_be_visible()
+    expect(page.locator(".mr-card .mr-title", has_text=rated)).to_have_count(0)
+    expect(cards).to_have_count(CARDS)  # another movie took its place at once
+
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Your ratings").click()
+    expect(page).to_have_url(f"{frontend_url}/ratings")
+    expect(cards).to_have_count(len(NEWCOMER_PICKS) + 1)
+    assert card_titles(page)[0] == rated, "latest first"
+    expect(cards.first).to_contain_text("You rated it ★★★★★")
+    screenshot(page, "ratings")

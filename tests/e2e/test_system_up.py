@@ -36,7 +36,7 @@ def _port_open(port: int) -> bool:
 
 @pytest.fixture
 def system(clean_clone: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int], Path]]:
-    ports = {name: free_port() for name in ("api", "frontend", "dashboard", "mlflow")}
+    ports = {name: free_port() for name in ("api", "frontend", "dashboard", "mlflow", "retrainer")}
     env = {
         **os.environ,
         RUN_MARKER: str(clean_clone),
@@ -45,6 +45,7 @@ def system(clean_clone: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[st
         "MOVIEREC_FRONTEND__PORT": str(ports["frontend"]),
         "MOVIEREC_MONITORING__DASHBOARD_PORT": str(ports["dashboard"]),
         "MOVIEREC_TRAINING__MLFLOW__UI_PORT": str(ports["mlflow"]),
+        "MOVIEREC_RETRAIN__PORT": str(ports["retrainer"]),
     }
     env.pop("VIRTUAL_ENV", None)
     output = clean_clone / "up.log"

@@ -14,7 +14,8 @@ from movierec.frontend.api_client import ApiClient
 pytestmark = pytest.mark.timeout(180)
 
 MakeApp = Callable[[str], AppTest]
-CARD = re.compile(r'<div class="mr-card[^"]*"[^>]*data-movie-id="(\d+)"(.*?)</div></div></div>')
+# Each card is an HTML block of its own.
+CARD = re.compile(r'^<div class="mr-card[^"]*"[^>]*data-movie-id="(\d+)"(.*)</div>$')
 
 
 def cards(at: AppTest) -> list[tuple[int, str]]:
@@ -192,7 +193,7 @@ def test_about_shows_health_model_and_docs(
     assert every.loc["ndcg@10", "test"] == pytest.approx(0.312)
 
 
-@pytest.mark.parametrize("page", ["personalized", "similar", "popular", "about"])
+@pytest.mark.parametrize("page", ["personalized", "onboarding", "similar", "popular", "about"])
 def test_api_down_is_a_message_on_every_page(
     frontend_app: MakeApp, closed_url: str, page: str
 ) -> None:

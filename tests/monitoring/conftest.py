@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from movierec.store.database import Database
-from tests.monitoring.log_rows import Row, write_log
+from tests.monitoring.log_rows import Event, Row, write_log
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 
@@ -38,6 +38,26 @@ KNOWN_ROWS = [
         model_version="v2",
         fallback_reason="no_candidates",
     ),
+]
+
+R0, R1, R2, R3, R4, _, R6 = (row.request_id for row in KNOWN_ROWS)
+
+# Feedback on those answers: the engagement KPIs are worked out by hand in test_engagement.
+KNOWN_EVENTS = [
+    Event(R0, 2),
+    Event(R0, 2),  # a second click on the same shown movie counts once
+    Event(R0, 2, "rating", 4.0),
+    Event(R0, 9),  # movie 9 was not in r0's answer: ignored
+    Event(R0, 3, "rating", 2.0),
+    Event(R0, 3, "rating", 5.0),  # re-rated: the latest rating counts
+    Event(R2, 4, "watch", user_id=2),
+    Event(R2, 1, "dislike", user_id=2),
+    Event(R3, 5, user_id=2),
+    Event(R3, 5, "rating", 3.0, user_id=2),
+    Event(R4, 1, user_id=999),
+    Event(R1, 2),  # an answer of /similar: not a /recommend impression
+    Event(None, 7, user_id=3),
+    Event("never-served", 8, user_id=3, request_known=False),
 ]
 
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from movierec.cli import app
 from movierec.config import get_settings
-from tests.monitoring.conftest import KNOWN_ROWS
-from tests.monitoring.log_rows import write_log
+from tests.monitoring.conftest import KNOWN_EVENTS, KNOWN_ROWS
+from tests.monitoring.log_rows import write_feedback, write_log
 
 runner = CliRunner()
 
@@ -130,3 +130,18 @@ def test_simulate_refuses_a_remote_api() -> None:
     result = runner.invoke(app, ["simulate", "--api-url", "http://example.com:8000"])
     assert result.exit_code == 1
     assert "--allow-remote" in result.output
+
+
+def test_engagement_table_json_and_bad_input(tmp_path: Path) -> None:
+    log = write_feedback(write_log(tmp_path / "store.db", KNOWN_ROWS), KNOWN_EVENTS)
+    table = runner.invoke(app, ["monitor", "engagement", "--log-db", str(log)])
+    assert table.exit_code == 0, table.output
+    assert "Engagement per model version" in table.output and "unknown_user" in table.output
+    as_json = runner.invoke(
+        app, ["monitor", "engagement", "--log-db", str(log), "--format", "json"]
+    )
+    report = json.loads(as_json.output)
+    assert (report["overall"]["ctr"]["count"], report["overall"]["ctr"]["trials"]) == (4, 15)
+    bad = runner.invoke(app, ["monitor", "engagement", "--log-db", str(log), "--since", "soon"])
+    assert bad.exit_code == 1 and "cannot read time 'soon'" in bad.output
+    assert "Traceback" not in bad.output

@@ -15,8 +15,14 @@ from movierec.store.database import create_engine
 from movierec.store.tables import request_logs
 from movierec.streamlit_app import DASHBOARD_APP
 from tests.conftest import REPO_ROOT
-from tests.monitoring.conftest import at
-from tests.monitoring.log_rows import write_log
+from tests.monitoring.conftest import KNOWN_EVENTS, at
+from tests.monitoring.log_rows import write_feedback, write_log
+
+ENGAGEMENT_EMPTY = (
+    "No feedback on the recommendations in this window yet. It arrives through "
+    "`POST /feedback` (the frontend's ratings) and `movierec simulate`, which clicks "
+    "and rates like people do."
+)
 
 
 @pytest.fixture
@@ -67,7 +73,7 @@ def test_populated_log_shows_cards_charts_alerts_and_replay(
     assert metrics["Gini"] == "0.472"
     # Only the fallback rate (0.4) breaches the default thresholds (0.2).
     assert len(app.error) == 1 and "fallback_rate" in app.error[0].value
-    assert not app.info
+    assert [info.value for info in app.info] == [ENGAGEMENT_EMPTY], "no feedback in this log"
     subheaders = [header.value for header in app.subheader]
     assert "Traffic" in subheaders and "Latency over time" in subheaders
     assert any(header.startswith("Replay evaluation") for header in subheaders)
@@ -79,6 +85,29 @@ def test_populated_log_shows_cards_charts_alerts_and_replay(
     replay = app.dataframe[-1].value
     assert list(replay.index) == ["v1", "v2"]
     assert replay.loc["v2", "offline precision@10"] == pytest.approx(0.2)
+
+
+def test_engagement_panel_shows_the_kpis_with_intervals(
+    dashboard_env: Path, known_log_rows: list
+) -> None:
+    write_feedback(write_log(dashboard_env, known_log_rows), KNOWN_EVENTS)
+    app = run_dashboard()
+    metrics = {metric.label: metric for metric in app.metric}
+    # 4 clicks, 3 ratings (4, 5, 3) and 1 dislike on 15 impressions (test_engagement).
+    assert metrics["CTR"].value == "26.7%" and "interval 10.9% to 52.0%" in metrics["CTR"].help
+    assert metrics["Rating rate"].value == "20.0%"
+    assert metrics["Dislike rate"].value == "6.7%"
+    assert metrics["Mean rating"].value == "4.00"
+    assert not any(info.value == ENGAGEMENT_EMPTY for info in app.info)
+    table = next(frame.value for frame in app.dataframe if "CTR" in frame.value.columns)
+    assert list(table.index) == ["v1", "v2"]
+    assert table.loc["v1", "CTR"].startswith("33.3% (")
+    assert table.loc["v2", "mean rating"] == "3.00"  # one rating: no interval
+    charts = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    engagement = [spec for spec in charts if "layer" in spec and "yOffset" in json.dumps(spec)]
+    assert len(engagement) == 2
+    titles = [spec["layer"][0]["encoding"]["y"]["title"] for spec in engagement]
+    assert titles == ["model version", "answer path"]
 
 
 def test_window_selector_narrows_to_nothing(dashboard_env: Path, known_log_rows: list) -> None:
@@ -150,3 +179,23 @@ def test_a_new_request_shows_on_the_next_run_despite_the_cache(
         conn.close()
     assert not app.exception
     assert {metric.label: metric.value for metric in app.metric}["Requests"] == "8"
+
+
+@pytest.mark.parametrize("result", ["failed", "challenger", None])
+def test_the_last_retraining_run_is_in_the_sidebar(
+    dashboard_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, result: str | None
+) -> None:
+    status = tmp_path / "retrain/status.json"
+    monkeypatch.setenv("MOVIEREC_RETRAIN__STATUS_FILE", str(status))
+    if result is not None:
+        status.parent.mkdir(parents=True)
+        run = {"result": result, "finished_at": 1.8e9, "seconds": 14.2, "new_events": 120}
+        run |= {"model_version": "7", "gate_reason": "bound above zero", "error": "MergeError: x"}
+        status.write_text(json.dumps(run))
+    app = run_dashboard()
+    if result == "failed":
+        assert "failed, production untouched. MergeError: x" in app.sidebar.error[0].value
+    elif result == "challenger":
+        assert "version 7 is the challenger" in app.sidebar.success[0].value
+    else:
+        assert any("No retraining run yet" in c.value for c in app.sidebar.caption)

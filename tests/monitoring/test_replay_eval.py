@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from movierec.monitoring.replay_eval import ReplayError, replay_evaluate
+from movierec.store.database import Database
 from tests.monitoring.conftest import KNOWN_ROWS, at
-from tests.monitoring.log_rows import Row, write_log
+from tests.monitoring.log_rows import Event, Row, write_feedback, write_log
 
 # user 1 watched {2, 9}, user 2 {5}, user 3 {8, 9, 10}, user 4 {1} (never asked); 999 unknown.
 HELDOUT = {1: [2, 9], 2: [5], 3: [8, 9, 10], 4: [1]}
@@ -66,6 +67,7 @@ def test_replay_k2_per_version_beside_offline(
     assert v1.precision_at_k == pytest.approx(0.25)
     assert v1.hit_rate_at_k == pytest.approx(0.5)
     assert (v1.clicks, v1.impressions, v1.ctr) == (1, 4, pytest.approx(0.25))
+    assert v1.clicks_source == "held-out"  # no feedback in the store
     assert v1.offline_precision_at_k is None and v1.offline_hit_rate_at_k is None
     assert (v2.model_version, v2.requests, v2.users) == ("v2", 2, 2)
     assert v2.precision_at_k == pytest.approx(0.5)
@@ -108,3 +110,33 @@ def test_replay_window_and_missing_inputs(
         replay_evaluate(known_log, old_csv, 2, None)
     with pytest.raises(ReplayError, match="k must be"):
         replay_evaluate(known_log, test_split, 0, None)
+
+
+def test_replay_counts_real_clicks_where_feedback_names_the_answers(
+    known_log: Database, test_split: Path
+) -> None:
+    r0, _, r2, r3, r4, _, _ = (row.request_id for row in KNOWN_ROWS)
+    write_feedback(
+        known_log,
+        [
+            Event(r0, 1),  # shown first: a real click, though user 1 never watched movie 1
+            Event(r0, 1),  # counted once
+            Event(r0, 3),  # third in the answer: beyond k = 2
+            Event(r2, 2, "dislike", user_id=2),
+            Event(r4, 1, user_id=999),  # not a held-out user's answer
+        ],
+    )
+    report = replay_evaluate(known_log, test_split, k=2, model_dir=None)
+    v1, v2 = report.versions
+    # v1's answers got feedback: r0 one real click, r2 none.
+    assert (v1.clicks, v1.impressions, v1.clicks_source) == (1, 4, "feedback")
+    assert v1.ctr == pytest.approx(0.25) and v1.precision_at_k == pytest.approx(0.25)
+    # v2's evaluated answers (r3, r6) got none: the held-out proxy, as before.
+    assert (v2.clicks, v2.clicks_source, v2.ctr) == (2, "held-out", pytest.approx(0.5))
+    assert report.overall is not None
+    assert (report.overall.clicks, report.overall.clicks_source) == (3, "mixed")
+
+    write_feedback(known_log, [Event(r3, 5, "rating", 2.0, user_id=2)])  # feedback, no click
+    v2 = replay_evaluate(known_log, test_split, k=2, model_dir=None).versions[1]
+    assert (v2.clicks, v2.clicks_source, v2.ctr) == (0, "feedback", 0.0)
+    assert v2.precision_at_k == pytest.approx(0.5), "precision stays on the held-out split"

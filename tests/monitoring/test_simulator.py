@@ -13,12 +13,14 @@ from typer.testing import CliRunner
 
 from movierec.cli import app
 from movierec.config import SimulatorSettings, Thresholds, get_settings
+from movierec.monitoring.engagement import compute_engagement
 from movierec.monitoring.kpis import compute_kpis
 from movierec.monitoring.replay_eval import replay_evaluate
 from movierec.monitoring.simulator import (
     SimulationError,
     TrafficSources,
     check_loopback,
+    feedback_events,
     plan_requests,
     simulate,
     traffic_sources,
@@ -46,6 +48,52 @@ def test_plan_follows_the_mix_and_unknown_ids_are_unknown() -> None:
     assert plan == plan_requests(sources, 2000, MIX, seed=1)
 
 
+def test_feedback_clicks_held_out_movies_rates_some_and_dislikes_some_others() -> None:
+    heldout = pd.Series(
+        [4.0, 2.5, 5.0],
+        index=pd.MultiIndex.from_tuples([(7, 10), (7, 11), (8, 12)], names=["user_id", "movie_id"]),
+    )
+    sources = TrafficSources(np.array([7, 8]), np.arange(1, 20), [], 2, heldout)
+    rng = np.random.default_rng(0)
+    every = MIX.model_copy(update={"rating_share": 1.0, "dislike_share": 1.0})
+    events = feedback_events(sources, 7, [12, 10, 3, 11], "req-1", every, rng)
+    assert [(e["movie_id"], e["event"], e.get("value")) for e in events] == [
+        (12, "dislike", None),  # user 8's movie: not one user 7 watched
+        (10, "click", None),
+        (10, "rating", 4.0),
+        (3, "dislike", None),
+        (11, "click", None),
+        (11, "rating", 2.5),
+    ]
+    assert {(e["user_id"], e["request_id"]) for e in events} == {(7, "req-1")}
+    clicks_only = MIX.model_copy(update={"rating_share": 0.0, "dislike_share": 0.0})
+    assert [
+        e["event"] for e in feedback_events(sources, 7, [10, 3, 11], "r", clicks_only, rng)
+    ] == [
+        "click",
+        "click",
+    ]
+    off = MIX.model_copy(update={"feedback": False})
+    assert feedback_events(sources, 7, [10, 11], "r", off, rng) == []
+    some = MIX.model_copy(update={"rating_share": 0.3, "dislike_share": 0.1})
+    shown = list(range(1, 20))
+    counts = Counter(
+        e["event"] for _ in range(400) for e in feedback_events(sources, 8, shown, "r", some, rng)
+    )
+    assert counts["click"] == 400  # movie 12, held out for user 8, shown every time
+    assert counts["rating"] / 400 == pytest.approx(0.3, abs=0.07)
+    assert counts["dislike"] / (400 * 18) == pytest.approx(0.1, abs=0.02)
+
+
+def test_sources_carry_the_held_out_ratings_of_known_users(tmp_path: Path) -> None:
+    held_out = held_out_split(tmp_path / "test.parquet")
+    sources = traffic_sources(tmp_path / "test.parquet", bundle_of_the_first_users(tmp_path / "b"))
+    known = held_out[held_out["user_id"] <= 40]
+    assert len(sources.heldout) == len(known.drop_duplicates(["user_id", "movie_id"]))
+    first = known.iloc[0]
+    assert sources.heldout[(first["user_id"], first["movie_id"])] == first["rating"]
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:1", "http://[::1]:9"])
 def test_loopback_urls_pass(url: str) -> None:
     check_loopback(url, allow_remote=False)
@@ -64,18 +112,24 @@ def test_sources_need_a_bundle(tmp_path: Path) -> None:
         traffic_sources(tmp_path / "test.parquet", tmp_path / "bundle")
 
 
+def held_out_rows() -> pd.DataFrame:
+    """The last 3 ratings of every synthetic user."""
+    return generate().ratings.sort_values("timestamp", kind="stable").groupby("user_id").tail(3)
+
+
 def held_out_split(path: Path) -> pd.DataFrame:
-    """The last 3 ratings of every synthetic user, written to `path` as a test split."""
-    held_out = generate().ratings.sort_values("timestamp").groupby("user_id").tail(3)
+    """`held_out_rows`, written to `path` as a test split."""
+    held_out = held_out_rows()
     held_out.assign(confidence=1.0).to_parquet(path, index=False)
     return held_out
 
 
 def bundle_of_the_first_users(directory: Path) -> Path:
-    """A bundle trained on synthetic users 1..40 only: users 41..120 are new to it, as most
-    held-out users of a global time split are."""
+    """A bundle trained on the other ratings of synthetic users 1..40 only: users 41..120 are
+    new to it, as most held-out users of a global time split are."""
     data = generate()
-    return build_bundle(directory, data.ratings[data.ratings["user_id"] <= 40], data.items)
+    train = data.ratings.drop(held_out_rows().index)
+    return build_bundle(directory, train[train["user_id"] <= 40], data.items)
 
 
 def test_sources_are_the_held_out_users_the_model_knows(tmp_path: Path) -> None:
@@ -129,6 +183,22 @@ def test_simulated_traffic_falls_back_only_for_the_configured_unknown_share(
     replay = replay_evaluate(log_db, test_path, 10, model_dir)
     assert replay.requests_evaluated == kpis.recommend_requests - kpis.fallback_requests
     assert replay.overall is not None and replay.overall.impressions > 0
+
+    # Feedback: a click on each shown held-out movie, some ratings and dislikes, all stored
+    # under the answers' request ids; the replay counts those real clicks.
+    assert set(report.feedback_status) == {"202"} and report.feedback_events["click"] > 0
+    assert report.feedback_events.get("rating", 0) > 0
+    with sqlite3.connect(log_db) as conn:
+        stored = dict(conn.execute("SELECT event, COUNT(*) FROM feedback_events GROUP BY event"))
+        unknown = conn.execute("SELECT COUNT(*) FROM feedback_events WHERE NOT request_known")
+        assert unknown.fetchone()[0] == 0
+    assert stored == report.feedback_events
+    engagement = compute_engagement(log_db)
+    assert engagement.overall is not None
+    assert engagement.overall.ctr.count == report.feedback_events["click"]
+    assert engagement.overall.rating_rate.count == report.feedback_events["rating"]
+    assert replay.overall.clicks_source == "feedback"
+    assert replay.overall.clicks == engagement.overall.ctr.count
 
 
 @pytest.mark.e2e

@@ -7,10 +7,10 @@ from types import ModuleType
 
 import pytest
 
-from movierec.serving import errors, ranking
+from movierec.serving import errors, ranking, routing
 
 
-@pytest.mark.parametrize("module", [errors, ranking])
+@pytest.mark.parametrize("module", [errors, ranking, routing])
 def test_docstring_examples(module: ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0

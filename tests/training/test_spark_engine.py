@@ -96,21 +96,21 @@ def test_without_java_spark_fails_with_one_line_saying_what_to_install(tmp_path:
     assert "needs Java 17 or later" in last and "openjdk-17-jre-headless" in last
 
 
-def test_read_part_reads_the_csv_then_parquet_when_present(
+def test_read_part_reads_the_processed_parquet(
     spark: SparkSession, processed: tuple[Settings, TrainingData], tmp_path: Path
 ) -> None:
     settings, _ = processed
-    expected = pd.read_csv(settings.data.processed_dir / PART_FILES["train"])
-    from_csv = read_part(spark, settings.data.processed_dir, "train").toPandas()
-    assert list(from_csv.columns) == ["user_id", "movie_id", "confidence"]
-    assert len(from_csv) == len(expected)
-    assert from_csv["confidence"].sum() == pytest.approx(expected["confidence"].sum())
+    expected = pd.read_parquet(settings.data.processed_dir / PART_FILES["train"])
+    found = read_part(spark, settings.data.processed_dir, "train").toPandas()
+    assert list(found.columns) == ["user_id", "movie_id", "confidence"]
+    assert len(found) == len(expected)
+    assert found["confidence"].sum() == pytest.approx(expected["confidence"].sum())
 
     directory = tmp_path / "processed"
     directory.mkdir()
-    # Parquet alone (with narrower id types than the CSV's): the CSV is not read at all.
+    # Narrower id types than the processed files' come back as 64-bit ids.
     narrowed = expected.head(7).astype({"user_id": "int32", "movie_id": "int32"})
-    narrowed.to_parquet(directory / "train.parquet")
+    narrowed.to_parquet(directory / PART_FILES["train"])
     from_parquet = read_part(spark, directory, "train").toPandas()
     assert from_parquet["user_id"].tolist() == narrowed["user_id"].tolist()
     assert str(from_parquet["movie_id"].dtype) == "int64"

@@ -18,8 +18,10 @@ from movierec.api.errors import (
     AdminDisabledError,
     ModelNotReadyError,
 )
+from movierec.api.feedback import FeedbackLoop
 from movierec.api.state import Served, ServingState
 from movierec.endpoints import ADMIN_RELOAD
+from movierec.serving.routing import serves_challenger
 
 bearer = HTTPBearer(auto_error=False, description="MOVIEREC_ADMIN_TOKEN")
 
@@ -49,6 +51,28 @@ async def get_served(request: Request) -> Served:
 
 
 ServedDep = Annotated[Served, Depends(get_served)]
+
+
+def for_user(request: Request, champion: Served, user_id: int | None) -> Served:
+    """The challenger for its share of users (sticky by user id) while one is loaded, else
+    (and for an anonymous request) the champion."""
+    state: ServingState = request.app.state.serving
+    challenger = state.challenger
+    if (
+        challenger is not None
+        and user_id is not None
+        and serves_challenger(user_id, state.settings.challenger_share)
+    ):
+        return challenger
+    return champion
+
+
+async def get_feedback(request: Request) -> FeedbackLoop:
+    feedback: FeedbackLoop = request.app.state.serving.feedback
+    return feedback
+
+
+FeedbackDep = Annotated[FeedbackLoop, Depends(get_feedback)]
 
 
 async def require_admin(

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from movierec.api.schemas import ErrorResponse
 from movierec.endpoints import MOVIES
 from movierec.serving.errors import InvalidQueryError, QueryError, UnknownMovieError
+from movierec.store.database import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ class ReloadRejectedError(ServiceError):
     """A reload found a bad bundle; the previous model keeps serving."""
 
 
+class FeedbackBusyError(ServiceError):
+    """The feedback queue has no room: nothing of the request was accepted."""
+
+
 def _json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -83,7 +88,14 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
         return _json(401, str(exc), {"WWW-Authenticate": "Bearer"})
     if isinstance(exc, ReloadRejectedError):
         return _json(409, str(exc))
+    if isinstance(exc, FeedbackBusyError):
+        return _json(503, str(exc), {"Retry-After": "1"})
     return await _unexpected(request, exc)
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("store error on %s %s: %s", request.method, request.url.path, exc)
+    return _json(503, f"{exc}; the store is unavailable, retry later", {"Retry-After": "5"})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -124,6 +136,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the exception-to-HTTP mapping on `app`."""
     app.add_exception_handler(QueryError, _query_error)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -36,7 +36,8 @@ def run_server(settings: ServingSettings, store_url: str = "") -> None:
     """Serve until stopped (blocking): the request log in `store_url`, or when it is empty in
     the SQLite file `settings.log_db`; exit status 3 when the server could not start."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+
+    from movierec.api.workers import ReloadingWorkers
 
     config = uvicorn.Config(
         AppFactory(settings, store_url),
@@ -48,7 +49,7 @@ def run_server(settings: ServingSettings, store_url: str = "") -> None:
         access_log=False,
     )
     if settings.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        ReloadingWorkers(config, sockets=[config.bind_socket()]).run()
         return
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):

@@ -28,11 +28,22 @@ from threadpoolctl import threadpool_limits
 
 from movierec.api.errors import install_error_handlers
 from movierec.api.middleware import RequestLogMiddleware
-from movierec.api.routes import admin, health, model, movies, popular, recommend, similar
+from movierec.api.routes import (
+    admin,
+    feedback,
+    health,
+    model,
+    movies,
+    popular,
+    recommend,
+    similar,
+    users,
+)
 from movierec.api.state import ServingState
+from movierec.api.watcher import ProductionWatcher
 from movierec.config import ServingSettings, get_settings
 
-ROUTERS = (health, recommend, similar, popular, movies, model, admin)
+ROUTERS = (health, recommend, similar, popular, movies, feedback, users, model, admin)
 
 
 def _listen_for_sighup(state: ServingState) -> bool:
@@ -49,29 +60,37 @@ def _listen_for_sighup(state: ServingState) -> bool:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the logger, load the model, listen for SIGHUP; on exit flush the log."""
+    """Start the logger and the feedback loop, load the model, listen for SIGHUP; on exit
+    write every queued event and log row."""
     state: ServingState = app.state.serving
     # One request's numpy/FAISS work is far too small to split; extra BLAS and OpenMP threads
     # only contend with the event loop (they cut /recommend throughput by two thirds).
     faiss.omp_set_num_threads(1)
     blas_limit = threadpool_limits(limits=1, user_api="blas")
-    state.logger.start()
+    watcher = ProductionWatcher(state, state.settings.reload_poll_s)
+    # Each starts a writer process and waits for it: at once, so the waits overlap.
+    await asyncio.gather(
+        asyncio.to_thread(state.logger.start), asyncio.to_thread(state.feedback.start)
+    )
     await asyncio.to_thread(state.load_or_explain)
+    watcher.start()
     listening = _listen_for_sighup(state)
     try:
         yield
     finally:
+        watcher.stop()
         blas_limit.restore_original_limits()
         if listening:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        await asyncio.to_thread(state.feedback.stop)
         await asyncio.to_thread(state.logger.stop)
 
 
 def create_app(settings: ServingSettings | None = None, store_url: str = "") -> FastAPI:
     """Build the app; `settings` and `store_url` default to `get_settings()`'s `serving` and
     `store.url` (configs + env vars). The request log goes to `store_url`, or when it is empty
-    to the SQLite file `settings.log_db`."""
+    to the SQLite file `settings.log_db`, and so do feedback events."""
     if settings is None:
         configured = get_settings()
         settings, store_url = configured.serving, configured.store.url

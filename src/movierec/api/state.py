@@ -1,4 +1,5 @@
-"""The per-process serving state: settings, the request logger and the current model.
+"""The per-process serving state: settings, the request logger, the feedback loop and the
+current model.
 
 The current model is one immutable `Served` pair held in a single attribute: the engine and
 the pre-encoded JSON of its catalogue. A request reads it once, and a reload validates the new
@@ -13,9 +14,10 @@ import threading
 import time
 from typing import NamedTuple
 
+from movierec.api.feedback import FeedbackLoop
 from movierec.api.logger import RequestLogger
 from movierec.api.render import MovieJson
-from movierec.artifacts import BundleError
+from movierec.artifacts import MODEL_METADATA, BundleError
 from movierec.config import ServingSettings
 from movierec.serving.engine import Approximate, Engine
 from movierec.serving.loader import load_bundle
@@ -43,8 +45,11 @@ class ServingState:
             batch_size=settings.log_batch_size,
             flush_interval_s=settings.log_flush_interval_s,
         )
+        self.feedback = FeedbackLoop(log_database, settings)
         self.started_monotonic = time.monotonic()
         self.served: Served | None = None
+        # The challenger, when one is exported: it answers `challenger_share` of the users.
+        self.challenger: Served | None = None
         self.not_ready_reason = "the service is starting"
         self._reload_lock = threading.Lock()
 
@@ -75,6 +80,17 @@ class ServingState:
             self.served = served
             log.info("serving model %s from %s", served.engine.version, self.settings.model_dir)
             return served
+
+    def reload_challenger(self) -> Served | None:
+        """Load the challenger's bundle, or drop the challenger when none is exported; on
+        `BundleError` the previous challenger stays."""
+        directory = self.settings.challenger_dir
+        if not (directory / MODEL_METADATA).is_file():
+            self.challenger = None
+            return None
+        model = load_bundle(directory)
+        self.challenger = Served(Engine(model, self.settings.max_k), MovieJson(model.items))
+        return self.challenger
 
     def load_or_explain(self) -> None:
         """Startup and SIGHUP: reload, logging (not raising) why the bundle was refused."""

@@ -1,4 +1,4 @@
-"""`movierec monitor kpis` and `replay`, `simulate` and `dashboard`: monitoring."""
+"""`movierec monitor kpis`, `engagement` and `replay`, `simulate` and `dashboard`: monitoring."""
 
 from __future__ import annotations
 
@@ -106,6 +106,41 @@ def monitor_replay(
         typer.echo(report.model_dump_json(indent=2))
     else:
         render_replay(report, Console(width=140))
+
+
+@monitor_app.command("engagement")
+def monitor_engagement(
+    since: str | None = typer.Option(None, help="Only answers since (15m, 1h, 7d or ISO)."),
+    until: str | None = typer.Option(None, help="Window end (exclusive), same forms as --since."),
+    output: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table or json."),
+    log_db: Path | None = typer.Option(
+        None, help="Store SQLite file (default: store.url, else monitoring.log_db)."
+    ),
+) -> None:
+    """CTR, rating rate and mean rating of the recommendations, per model version and path."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from movierec.config import ConfigError, get_settings
+    from movierec.monitoring.engagement import compute_engagement, render_engagement
+    from movierec.monitoring.log_reader import TimeParseError, parse_moment
+    from movierec.store.database import StoreError
+
+    try:
+        settings = get_settings()
+        now = datetime.now(UTC)
+        report = compute_engagement(
+            log_db or settings.store.url or settings.monitoring.log_db,
+            parse_moment(since, now) if since else None,
+            parse_moment(until, now) if until else None,
+        )
+    except (TimeParseError, ConfigError, StoreError) as exc:
+        raise _error_exit(exc) from None
+    if output is ReportFormat.json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        render_engagement(report, Console(width=140))
 
 
 @app.command()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,11 +228,16 @@ def _catalogue(items: pd.DataFrame, movie_ids: np.ndarray) -> tuple[pd.DataFrame
     return catalogue.reset_index(drop=True)[ITEM_COLUMNS], len(missing)
 
 
-def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> PreprocessReport:
+def run_preprocess(
+    settings: DataSettings,
+    dataset_dir: Path | None = None,
+    amend: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> PreprocessReport:
     """Load, preprocess, split and write `processed_dir` atomically.
 
     `dataset_dir` is the extracted dataset (as the download stage returns it); without it the
-    dataset is downloaded first if it is not already in place and verified.
+    dataset is downloaded first if it is not already in place and verified. `amend` changes
+    the raw ratings before anything else (retraining merges the feedback events with it).
     """
     console = Console(stderr=True, soft_wrap=True)
     if dataset_dir is None:
@@ -240,7 +246,8 @@ def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> P
         task = progress.add_task(f"process {settings.dataset}", total=5)
         raw = load_dataset(settings.dataset, dataset_dir)
         progress.advance(task)
-        interactions, report = preprocess(raw.ratings, settings)
+        ratings = amend(raw.ratings) if amend is not None else raw.ratings
+        interactions, report = preprocess(ratings, settings)
         report.dataset = settings.dataset
         report.malformed_rows = raw.malformed_rows
         if interactions.empty:

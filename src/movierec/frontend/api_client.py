@@ -14,9 +14,19 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from movierec.endpoints import HEALTH, MODEL, MOVIES, POPULAR, RECOMMEND, SIMILAR
+from movierec.endpoints import (
+    FEEDBACK,
+    HEALTH,
+    MODEL,
+    MOVIES,
+    POPULAR,
+    RECOMMEND,
+    SIMILAR,
+    USER_FEEDBACK,
+    USERS,
+)
 
 
 class ApiError(Exception):
@@ -69,6 +79,25 @@ class Movie(_Schema):
     url: str | None = None
 
 
+class Reason(_Schema):
+    """A movie of the user's history that a recommendation comes from (`explain`)."""
+
+    movie_id: int
+    title: str
+
+
+class RecommendedMovie(Movie):
+    """A recommended movie; `because` (asked with `explain`) names the movies of the user's
+    history it comes from, the strongest first."""
+
+    because: list[Reason] = Field(default_factory=list)
+
+    @field_validator("because", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
 class Health(_Schema):
     """`GET /health`: whether a model is served, which one and since when."""
 
@@ -90,11 +119,12 @@ class Health(_Schema):
 class Recommendations(_Schema):
     """`POST /recommend`: the top movies for a user, possibly from the cold-start fallback."""
 
-    user_id: int
-    recommendations: list[Movie]
+    user_id: int | None
+    recommendations: list[RecommendedMovie]
     model_version: str | None = None
     is_fallback: bool = False
     fallback_reason: str | None = None
+    request_id: str | None = None
 
 
 class SimilarMovie(Movie):
@@ -113,6 +143,7 @@ class SimilarMovies(_Schema):
     title: str
     similar_items: list[SimilarMovie]
     model_version: str | None = None
+    request_id: str | None = None
 
 
 class PopularMovies(_Schema):
@@ -120,6 +151,7 @@ class PopularMovies(_Schema):
 
     recommendations: list[Movie]
     source: str | None = None
+    request_id: str | None = None
 
 
 class MovieList(_Schema):
@@ -139,6 +171,25 @@ class ModelDescription(_Schema):
     split_strategy: str = ""
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class FeedbackAccepted(_Schema):
+    """`POST /feedback`: the stored event's id."""
+
+    event_id: int
+
+
+class UserCreated(_Schema):
+    """`POST /users`: the new user's id."""
+
+    user_id: int
+
+
+class FeedbackDeleted(_Schema):
+    """`DELETE /users/{id}/feedback`: how many events were deleted."""
+
+    user_id: int
+    deleted: int
 
 
 SchemaT = TypeVar("SchemaT", bound=_Schema)
@@ -193,8 +244,10 @@ class ApiClient:
         genres: list[str] | None = None,
         year_min: int | None = None,
         year_max: int | None = None,
+        explain: bool = False,
     ) -> Recommendations:
-        """Personalised recommendations for `user_id`, filtered by genres and year range."""
+        """Personalised recommendations for `user_id`, filtered by genres and year range;
+        with `explain`, each movie says which movies of the user's history it comes from."""
         filters: dict[str, Any] = {}
         if genres:
             filters["genres"] = genres
@@ -202,8 +255,41 @@ class ApiClient:
             filters["year_min"] = year_min
         if year_max is not None:
             filters["year_max"] = year_max
-        body = {"user_id": user_id, "k": k, "exclude_seen": exclude_seen, "filters": filters}
+        body = {
+            "user_id": user_id,
+            "k": k,
+            "exclude_seen": exclude_seen,
+            "filters": filters,
+            "explain": explain,
+        }
         return self._call("POST", RECOMMEND, Recommendations, json=body)
+
+    def feedback(
+        self,
+        user_id: int,
+        movie_id: int,
+        event: str,
+        value: float | None = None,
+        request_id: str | None = None,
+    ) -> FeedbackAccepted:
+        """Tell the API what `user_id` did with `movie_id`: `rating` (with `value` 0.5..5),
+        `click`, `watch` or `dislike`, naming the answer that showed it by `request_id`."""
+        body: dict[str, Any] = {"user_id": user_id, "movie_id": movie_id, "event": event}
+        if value is not None:
+            body["value"] = value
+        if request_id is not None:
+            body["request_id"] = request_id
+        return self._call("POST", FEEDBACK, FeedbackAccepted, json=body)
+
+    def create_user(self, ratings: dict[int, float] | None = None) -> UserCreated:
+        """A new user, starting from `ratings` (movie id -> 0.5..5) when given."""
+        seeds = [{"movie_id": movie, "value": value} for movie, value in (ratings or {}).items()]
+        return self._call("POST", USERS, UserCreated, json={"ratings": seeds})
+
+    def delete_feedback(self, user_id: int) -> int:
+        """Delete every feedback event of `user_id`; the number deleted."""
+        path = USER_FEEDBACK.format(user_id=user_id)
+        return self._call("DELETE", path, FeedbackDeleted).deleted
 
     def similar(self, movie_id: int, k: int = 10) -> SimilarMovies:
         """The `k` movies most similar to `movie_id`."""

@@ -23,6 +23,8 @@ navigation = st.navigation(
         st.Page(
             VIEWS / "personalized.py", title="For you", icon=":material/recommend:", default=True
         ),
+        st.Page(VIEWS / "onboarding.py", title="New here?", icon=":material/waving_hand:"),
+        st.Page(VIEWS / "ratings.py", title="Your ratings", icon=":material/star:"),
         st.Page(VIEWS / "similar.py", title="Similar movies", icon=":material/join_inner:"),
         st.Page(VIEWS / "popular.py", title="Popular", icon=":material/local_fire_department:"),
         st.Page(VIEWS / "about.py", title="About", icon=":material/info:"),

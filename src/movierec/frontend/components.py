@@ -1,8 +1,9 @@
 """Pieces shared by the pages: the API client of the session, status badge and movie cards.
 
-Cards are plain HTML in a CSS grid (`st.html`), so they wrap from several columns on a
-laptop to one column in a narrow window; every piece of text is HTML-escaped. A card's title
-links to the movie's page (IMDb, TMDB) where the served catalogue has one.
+Cards are plain HTML (`st.html`), each in a cell of a wrapping horizontal container with its
+controls (rating) below, so they flow from several columns on a laptop to one column in a
+narrow window; every piece of text is HTML-escaped. A card's title links to the movie's page
+(IMDb, TMDB) where the served catalogue has one.
 """
 
 from __future__ import annotations
@@ -10,13 +11,20 @@ from __future__ import annotations
 import html
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import streamlit as st
 
 from movierec.config import ConfigError, load_settings
-from movierec.frontend.api_client import ApiClient, ApiError, Health, ModelDescription, Movie
+from movierec.frontend.api_client import (
+    ApiClient,
+    ApiError,
+    Health,
+    ModelDescription,
+    Movie,
+    RecommendedMovie,
+)
 from movierec.frontend.catalogue import Catalogue, load_catalogue, load_model_description
 
 # Per genre: a Material Symbols ligature (the icon font Streamlit ships, so icons render
@@ -50,8 +58,16 @@ _TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An|La|Le|Les|I
 STYLES = """
 <style>
 [data-testid="stMainBlockContainer"] {padding-top: 2.5rem;}
-.mr-grid {display: grid; gap: 1rem; margin: 0.5rem 0 1.5rem 0;
-  grid-template-columns: repeat(auto-fill, minmax(min(100%, 15rem), 1fr));}
+[class*="st-key-mr-grid-"] {margin: 0.5rem 0 1.5rem 0;}
+[data-testid="stLayoutWrapper"]:has(> [class*="st-key-mr-cell-"]) {flex: 1 1 15rem;
+  min-width: min(100%, 15rem); align-self: stretch;}
+@media (min-width: 641px) {
+  [data-testid="stLayoutWrapper"]:has(> [class*="st-key-mr-cell-"]) {max-width: 22rem;}
+}
+[class*="st-key-mr-cell-"] {height: 100%;}
+[class*="st-key-mr-cell-"] > [data-testid="stElementContainer"]:first-child {flex: 1;}
+[class*="st-key-mr-cell-"] [data-testid="stHtml"], [class*="st-key-mr-cell-"] .mr-card {
+  height: 100%;}
 .mr-card {border: 1px solid rgba(128, 128, 128, 0.25); border-radius: 0.9rem; overflow: hidden;
   background: rgba(128, 128, 128, 0.05); display: flex; flex-direction: column;
   transition: transform 0.12s ease, box-shadow 0.12s ease;}
@@ -85,7 +101,6 @@ STYLES = """
 .mr-why {font-size: 0.78rem; line-height: 1.35; opacity: 0.8;}
 .mr-seed {border-width: 2px; border-color: hsl(var(--hue) 70% 50% / 0.7);}
 @media (max-width: 640px) {
-  .mr-grid {gap: 0.6rem;}
   .mr-card {flex-direction: row;}
   .mr-banner {height: auto; width: 4.2rem; flex-direction: column; justify-content: center;
     gap: 0.35rem; padding: 0.6rem 0.3rem; flex-shrink: 0;}
@@ -163,6 +178,19 @@ def movie_label(movie: Movie) -> str:
     """One line naming a movie, as in the search box: 'Star Wars (1977)'."""
     year = f" ({movie.year})" if movie.year else ""
     return f"{display_title(movie.title)}{year}"
+
+
+def joined(names: Sequence[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def because_lines(movie: RecommendedMovie) -> list[str]:
+    """'Because you watched Alien and Aliens': the movies of the user's history a
+    recommendation comes from (none when the answer has no explanation)."""
+    if not movie.because:
+        return []
+    return [f"Because you watched {joined([display_title(r.title) for r in movie.because])}"]
 
 
 def _style(genre: str | None) -> tuple[str, int]:
@@ -253,24 +281,35 @@ def movie_cards(
     ranked: bool = True,
     label: str = "match",
     notes: Sequence[Sequence[str]] | None = None,
+    controls: Callable[[Movie], None] | None = None,
+    key: str = "movies",
 ) -> None:
     """Show movies as a wrapping grid of cards: title (linked to the movie's page), year,
     genre chips, a bar of the `label`led score relative to the best one ("match" for the
     model's ranking, "popularity" where the ranking is by popularity) and, when given, lines
-    of `notes` per movie (such as why it is there)."""
+    of `notes` per movie (such as why it is there) and `controls` under each card (rating).
+    `key` names the grid, unique on its page."""
     scores = [m.score for m in movies if m.score is not None]
     top = max(scores) if scores else 0.0
     lines = notes if notes is not None else [()] * len(movies)
-    cards = "".join(
-        _card(movie, rank if ranked else None, top, label=label, notes=movie_notes)
-        for rank, (movie, movie_notes) in enumerate(zip(_linked(movies), lines, strict=True), 1)
-    )
-    st.html(f'<div class="mr-grid">{cards}</div>')
+    with st.container(horizontal=True, gap="medium", key=f"mr-grid-{key}"):
+        for rank, (movie, movie_notes) in enumerate(zip(_linked(movies), lines, strict=True), 1):
+            card = _card(movie, rank if ranked else None, top, label=label, notes=movie_notes)
+            _cell(card, movie, controls, key)
 
 
-def seed_card(movie: Movie) -> None:
+def seed_card(movie: Movie, controls: Callable[[Movie], None] | None = None) -> None:
     """Show the movie the similar movies were found for, highlighted."""
-    st.html(f'<div class="mr-grid">{_card(_linked([movie])[0], None, 0.0, seed=True)}</div>')
+    with st.container(horizontal=True, key="mr-grid-seed"):
+        _cell(_card(_linked([movie])[0], None, 0.0, seed=True), movie, controls, "seed")
+
+
+def _cell(card: str, movie: Movie, controls: Callable[[Movie], None] | None, grid: str) -> None:
+    """One card of a grid, with its controls below it."""
+    with st.container(key=f"mr-cell-{grid}-{movie.movie_id}", gap="small"):
+        st.html(card)
+        if controls is not None:
+            controls(movie)
 
 
 def show_error(error: ApiError) -> None:

@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 
 from movierec.endpoints import RANKED
+from movierec.monitoring.engagement import EngagementRow
 from movierec.monitoring.kpis import KpiReport
 from movierec.monitoring.replay_eval import ReplayReport
 
@@ -218,3 +219,50 @@ def replay_chart(report: ReplayReport) -> alt.Chart:
     )
     ticks = base.mark_tick(color="black", thickness=2).encode(y="offline:Q")
     return bars + ticks
+
+
+ENGAGEMENT_RATES = ("CTR", "rating rate", "dislike rate")
+ENGAGEMENT_COLOURS = ["#4C78A8", "#54A24B", "#E45756"]
+
+
+def engagement_chart(rows: list[EngagementRow], title: str, confidence: float) -> alt.LayerChart:
+    """CTR, rating rate and dislike rate per group (model version or fallback path) as points
+    with their interval as a bar across, one row per group."""
+    records = [
+        (row.group, name, rate.value, rate.low, rate.high, rate.count, rate.trials)
+        for row in rows
+        for name, rate in zip(
+            ENGAGEMENT_RATES, (row.ctr, row.rating_rate, row.dislike_rate), strict=True
+        )
+        if rate.value is not None
+    ]
+    frame = pd.DataFrame(
+        records, columns=["group", "rate", "value", "low", "high", "events", "impressions"]
+    )
+    base = alt.Chart(frame, height=max(90, 60 * frame["group"].nunique())).encode(
+        y=alt.Y("group:N", title=title, axis=alt.Axis(labelLimit=0)),
+        yOffset=alt.YOffset("rate:N", sort=list(ENGAGEMENT_RATES)),
+        color=alt.Color(
+            "rate:N",
+            title=None,
+            sort=list(ENGAGEMENT_RATES),
+            scale=alt.Scale(domain=list(ENGAGEMENT_RATES), range=ENGAGEMENT_COLOURS),
+            legend=alt.Legend(orient="top"),
+        ),
+        tooltip=[
+            "group:N",
+            "rate:N",
+            alt.Tooltip("value:Q", format=".2%"),
+            alt.Tooltip("low:Q", title="interval from", format=".2%"),
+            alt.Tooltip("high:Q", title="interval to", format=".2%"),
+            "events:Q",
+            "impressions:Q",
+        ],
+    )
+    axis = alt.Axis(format="%")
+    intervals = base.mark_rule(strokeWidth=3, opacity=0.45).encode(
+        x=alt.X("low:Q", title=f"share of impressions ({confidence:.0%} interval)", axis=axis),
+        x2="high:Q",
+    )
+    points = base.mark_point(filled=True, size=70).encode(x=alt.X("value:Q", axis=axis))
+    return intervals + points

@@ -15,6 +15,7 @@ window starts on a bucket boundary, so that its reruns share a key too.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +27,14 @@ from movierec.config import Settings, Thresholds, load_settings
 from movierec.data.preprocess import PART_FILES
 from movierec.monitoring import charts
 from movierec.monitoring.bundle_info import catalogue_size
+from movierec.monitoring.engagement import (
+    EngagementReport,
+    Mean,
+    Rate,
+    compute_engagement,
+    format_interval,
+    format_rate,
+)
 from movierec.monitoring.kpis import RECOMMEND, KpiReport, auto_bucket, compute_kpis
 from movierec.monitoring.log_reader import time_span
 from movierec.monitoring.replay_eval import ReplayError, ReplayReport, replay_evaluate
@@ -47,8 +56,9 @@ REPLAY_NOTES = """
 
 - **precision@{k}**: share of the first {k} recommended movies the user watched later;
 - **hit rate@{k}**: share of answers with at least one such movie;
-- **CTR**: clicks / impressions over all answers, a click being a shown movie the user
-  watched in the test period.
+- **CTR**: clicks / impressions over all answers. A click is a real one (a click or watch
+  event naming the answer) for a version whose answers got feedback ("clicks from:
+  feedback"), otherwise a shown movie the user watched in the test period ("held-out").
 
 Black ticks mark the offline values of the production version (**{version}**) from its
 training evaluation, when the bundle records them.
@@ -122,6 +132,74 @@ def cached_replay(
     return replay_evaluate(log_db, test_path, k, model_dir, since=since)
 
 
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
+def cached_engagement(
+    log_db: Database, since: datetime | None, versions: FileVersions
+) -> EngagementReport:
+    """`compute_engagement` over the window from `since`; `versions` is only the cache key."""
+    return compute_engagement(log_db, since)
+
+
+def engagement_table(report: EngagementReport) -> pd.DataFrame:
+    """One row per model version: answers, impressions and each KPI with its interval."""
+    return pd.DataFrame(
+        {
+            "model version": row.group,
+            "answers": row.requests,
+            "impressions": row.impressions,
+            "CTR": format_rate(row.ctr),
+            "rating rate": format_rate(row.rating_rate),
+            "dislike rate": format_rate(row.dislike_rate),
+            "mean rating": format_rate(row.mean_rating, "{:.2f}"),
+            "ratings": row.mean_rating.count,
+        }
+        for row in report.by_version
+    ).set_index("model version")
+
+
+def engagement_panel(log_db: Database, since: datetime | None) -> None:
+    """What people did with the recommendations: CTR, ratings, dislikes, with intervals."""
+    st.subheader("Engagement · clicks and ratings on the recommendations", anchor=False)
+    report = cached_engagement(log_db, since, file_versions(*log_files(log_db)))
+    overall = report.overall
+    if overall is None or report.events_total == 0:
+        st.info(
+            "No feedback on the recommendations in this window yet. It arrives through "
+            "`POST /feedback` (the frontend's ratings) and `movierec simulate`, which clicks "
+            "and rates like people do.",
+            icon=":material/info:",
+        )
+        return
+    level = f"{report.confidence:.0%}"
+    st.caption(
+        f"Feedback events joined by request id to the /recommend answer that showed the movie; "
+        f"{level} intervals (Wilson for rates, Student-t for the mean rating). "
+        f"{report.events_total:,} events in the window, {report.events_without_request:,} "
+        f"without a request id, {report.events_unknown_request:,} naming an unknown one."
+    )
+    cards: tuple[tuple[str, Rate | Mean, str, str], ...] = (
+        ("CTR", overall.ctr, "{:.1%}", "clicks or watches per movie shown"),
+        ("Rating rate", overall.rating_rate, "{:.1%}", "ratings per movie shown"),
+        ("Dislike rate", overall.dislike_rate, "{:.1%}", "dislikes per movie shown"),
+        ("Mean rating", overall.mean_rating, "{:.2f}", "of the shown movies rated (0.5 to 5)"),
+    )
+    columns = st.columns(len(cards))
+    for column, (label, value, pattern, help_text) in zip(columns, cards, strict=True):
+        interval = format_interval(value, pattern) or "n/a"
+        column.metric(
+            label,
+            _fmt(value.value, pattern),
+            help=f"{help_text}; {level} interval {interval}",
+            border=True,
+        )
+    st.dataframe(engagement_table(report))
+    left, right = st.columns(2, gap="large")
+    left.altair_chart(
+        charts.engagement_chart(report.by_version, "model version", report.confidence)
+    )
+    right.altair_chart(charts.engagement_chart(report.by_path, "answer path", report.confidence))
+
+
 def kpi_cards(report: KpiReport) -> None:
     """The headline numbers, in rows of `KPI_CARDS_PER_ROW` cards."""
     latency = {row.endpoint: row for row in report.latency}.get(RECOMMEND)
@@ -178,6 +256,7 @@ def replay_table(report: ReplayReport) -> pd.DataFrame:
         "ctr": "CTR",
         "clicks": "clicks",
         "impressions": "impressions",
+        "clicks_source": "clicks from",
     }
     return frame[list(columns)].rename(columns=columns).set_index("model version")
 
@@ -209,7 +288,9 @@ def replay_panel(settings: Settings, since: datetime | None) -> None:
         table,
         column_config={
             "impressions": st.column_config.NumberColumn(help="recommended items shown"),
-            "clicks": st.column_config.NumberColumn(help="shown items watched in the test split"),
+            "clicks": st.column_config.NumberColumn(
+                help="shown items clicked (feedback) or watched in the test split (held-out)"
+            ),
             **{
                 name: st.column_config.NumberColumn(format="%.4f")
                 for name in table.columns
@@ -288,7 +369,26 @@ def report_body(settings: Settings, window: str) -> None:
     else:
         right.info("Coverage needs /recommend traffic and a production bundle (catalogue size).")
 
+    engagement_panel(log_db, since)
     replay_panel(settings, since)
+
+
+def retraining_status(status_file: Path) -> None:
+    """The last `movierec retrain` run (the retrainer's status file): a failure in red."""
+    st.subheader("Retraining", anchor=False)
+    try:
+        run = json.loads(status_file.read_text())
+    except (OSError, ValueError):
+        st.caption("No retraining run yet (`movierec retrain`, or the retrainer service).")
+        return
+    when = datetime.fromtimestamp(run["finished_at"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    said = f"Last run {when}, {run['seconds']:.0f} s, {run['new_events']} new events: "
+    if run["result"] == "failed":
+        st.error(f"{said}failed, production untouched. {run['error']}", icon=":material/error:")
+    elif run["result"] == "challenger":
+        st.success(f"{said}version {run['model_version']} is the challenger. {run['gate_reason']}")
+    else:
+        st.warning(f"{said}version {run['model_version']} refused. {run['gate_reason']}")
 
 
 def main() -> None:
@@ -312,6 +412,7 @@ def main() -> None:
             f"coverage ≥ {thresholds.min_coverage:.0%} · Gini ≤ {thresholds.max_gini:g}"
         )
         st.caption(f"Request log: `{describe(log_database(settings))}`")
+        retraining_status(settings.retrain.status_file)
     body = st.fragment(report_body, run_every=AUTO_REFRESH_S if auto else None)
     body(settings, str(window))
 

@@ -64,6 +64,14 @@ def recommended_items(
     return items, items.c.key, items.c.value
 
 
+def answer_length(conn: Connection) -> ColumnElement[int]:
+    """The number of movies of each logged answer (the length of `recommendations`)."""
+    column = request_logs.c.recommendations
+    if conn.dialect.name == "postgresql":
+        return func.jsonb_array_length(cast(column, JSONB))
+    return func.json_array_length(column)
+
+
 @contextmanager
 def open_log(database: Database) -> Iterator[Connection | None]:
     """A connection for reading the log, or None when the database or its table does not exist

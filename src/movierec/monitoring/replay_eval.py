@@ -6,9 +6,13 @@ in the held-out period (any rating in `test.parquet`; binary relevance, as offli
 
 - precision@k = hits in the first k / k, averaged over requests;
 - hit rate@k  = share of requests with at least one hit in the first k;
-- offline CTR = clicks / impressions summed over requests, where a click is an impression the
-  user watched in the held-out period (a list shorter than k, e.g. after filters, shows fewer
-  impressions: CTR uses the shown count, precision@k still divides by k).
+- CTR = clicks / impressions summed over requests (a list shorter than k, e.g. after filters,
+  shows fewer impressions: CTR uses the shown count, precision@k still divides by k). Where
+  the store holds feedback for a version's evaluated answers (any event naming one of them by
+  `request_id`), a click is a real one: a `click` or `watch` event on a shown movie
+  (`clicks_source="feedback"`). Otherwise it is the offline proxy: an impression the user
+  watched in the held-out period (`clicks_source="held-out"`; "mixed" for the overall row
+  over versions of both kinds).
 
 A user asking twice counts twice (each answer was served). Results are grouped per
 `model_version`; for the version that is in production (`model_metadata.json`) the offline
@@ -20,19 +24,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select, true
+from sqlalchemy import ColumnElement, Connection, Text, cast, func, inspect, select, true
 
 from movierec.data.parquet import ParquetFileError, read_frame
 from movierec.endpoints import RECOMMEND
 from movierec.monitoring.bundle_info import offline_metrics
+from movierec.monitoring.engagement import CLICK_EVENTS
 from movierec.monitoring.log_reader import in_window, open_log, query_frame, recommended_items
 from movierec.store.database import Database
-from movierec.store.tables import request_logs
+from movierec.store.tables import feedback_events, request_logs
 
 
 class ReplayError(ValueError):
@@ -47,6 +53,7 @@ class VersionReplay(BaseModel):
     users: int
     impressions: int
     clicks: int
+    clicks_source: Literal["feedback", "held-out", "mixed"]
     precision_at_k: float
     hit_rate_at_k: float
     ctr: float
@@ -66,15 +73,45 @@ class ReplayReport(BaseModel):
 
 
 def _summarise(per_request: pd.DataFrame, version: str, k: int) -> VersionReplay:
+    """`per_request` holds each answer's impressions, held-out `hits`, the `counted` clicks
+    of its CTR and whether those are real ones (`measured`)."""
+    measured = per_request["measured"]
+    source = "feedback" if measured.all() else "held-out" if not measured.any() else "mixed"
+    clicks = int(per_request["counted"].sum())
+    impressions = int(per_request["impressions"].sum())
     return VersionReplay(
         model_version=version,
         requests=len(per_request),
         users=int(per_request["user_id"].nunique()),
-        impressions=int(per_request["impressions"].sum()),
-        clicks=int(per_request["clicks"].sum()),
-        precision_at_k=float((per_request["clicks"] / k).mean()),
-        hit_rate_at_k=float((per_request["clicks"] > 0).mean()),
-        ctr=float(per_request["clicks"].sum() / max(int(per_request["impressions"].sum()), 1)),
+        impressions=impressions,
+        clicks=clicks,
+        clicks_source=source,
+        precision_at_k=float((per_request["hits"] / k).mean()),
+        hit_rate_at_k=float((per_request["hits"] > 0).mean()),
+        ctr=clicks / max(impressions, 1),
+    )
+
+
+def _feedback(conn: Connection, personal: ColumnElement[bool], k: int) -> pd.DataFrame:
+    """(request_id, movie_id, clicked) of every feedback event naming a personal answer;
+    `clicked` when it is a click or watch on one of the answer's first `k` movies."""
+    if not inspect(conn).has_table(feedback_events.name):
+        return pd.DataFrame(columns=["request_id", "movie_id", "clicked"])
+    log, event = request_logs.c, feedback_events.c
+    items, position, movie_id = recommended_items(conn)
+    on_shown = (movie_id == event.movie_id) & (position < k)
+    named = feedback_events.join(request_logs, cast(log.request_id, Text) == event.request_id)
+    clicked = query_frame(
+        conn,
+        select(log.request_id, event.movie_id)
+        .select_from(named.join(items, true()))
+        .where(personal, on_shown, event.event.in_(CLICK_EVENTS))
+        .distinct(),
+    )
+    answered = query_frame(conn, select(log.request_id).select_from(named).where(personal))
+    return pd.concat(
+        [clicked.assign(clicked=True), answered.assign(movie_id=None, clicked=False)],
+        ignore_index=True,
     )
 
 
@@ -103,7 +140,7 @@ def replay_evaluate(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> ReplayReport:
-    """Precision@k, hit rate@k and offline CTR of logged /recommend answers (module docstring)."""
+    """Precision@k, hit rate@k and CTR of logged /recommend answers (module docstring)."""
     if k < 1:
         raise ReplayError(f"k must be at least 1, got {k}")
     heldout = read_heldout(test_path)
@@ -113,6 +150,7 @@ def replay_evaluate(
         if conn is None:
             requests = pd.DataFrame(columns=["request_id", "user_id", "model_version"])
             shown = pd.DataFrame(columns=["request_id", "movie_id"])
+            feedback = pd.DataFrame(columns=["request_id", "movie_id", "clicked"])
         else:
             served_by = func.coalesce(log.model_version, "unknown").label("model_version")
             requests = query_frame(
@@ -125,6 +163,7 @@ def replay_evaluate(
                 .select_from(request_logs.join(items, true()))
                 .where(personal, position < k),
             )
+            feedback = _feedback(conn, personal, k)
     test_users = heldout["user_id"].unique()
     evaluated = requests[requests["user_id"].isin(test_users)].astype({"user_id": "int64"})
     shown = shown[shown["request_id"].isin(evaluated["request_id"])].merge(
@@ -134,10 +173,20 @@ def replay_evaluate(
         heldout.assign(watched=True), on=["user_id", "movie_id"], how="left"
     )
     counts = shown.groupby("request_id").agg(
-        impressions=("movie_id", "size"), clicks=("watched", "count")
+        impressions=("movie_id", "size"), hits=("watched", "count")
     )
-    per_request = evaluated.merge(counts, on="request_id", how="left").fillna(
-        {"impressions": 0, "clicks": 0}
+    feedback = feedback.astype({"clicked": bool})
+    reactions = feedback.groupby("request_id").agg(clicks=("clicked", "sum")).reset_index()
+    per_request = (
+        evaluated.merge(counts, on="request_id", how="left")
+        .merge(reactions, on="request_id", how="left", indicator="feedback")
+        .fillna({"impressions": 0, "hits": 0, "clicks": 0})
+    )
+    # A version whose answers got any feedback is measured: its CTR counts real clicks.
+    with_feedback = per_request["feedback"] == "both"
+    per_request["measured"] = with_feedback.groupby(per_request["model_version"]).transform("any")
+    per_request["counted"] = per_request["clicks"].where(
+        per_request["measured"], per_request["hits"]
     )
     version, offline = offline_metrics(model_dir, [f"precision@{k}", f"hit_rate@{k}"])
     versions = []
@@ -180,7 +229,7 @@ def render_replay(report: ReplayReport, console: Console) -> None:
         f"offline precision@{k}",
         f"hit rate@{k}",
         f"offline hit rate@{k}",
-        "CTR (clicks/impr.)",
+        "CTR (clicks/impr., from)",
     ):
         table.add_column(column, justify="left" if column == "model version" else "right")
     several = report.overall is not None and len(report.versions) > 1
@@ -194,7 +243,7 @@ def render_replay(report: ReplayReport, console: Console) -> None:
             _fmt(row.offline_precision_at_k),
             _fmt(row.hit_rate_at_k),
             _fmt(row.offline_hit_rate_at_k),
-            f"{row.ctr:.4f} ({row.clicks}/{row.impressions})",
+            f"{row.ctr:.4f} ({row.clicks}/{row.impressions}, {row.clicks_source})",
         )
     console.print(table)
     if report.requests_evaluated == 0:

@@ -7,7 +7,11 @@ exercise the cold-start fallback; the others go to held-out users (the test spli
 served model knows, i.e. who are in the bundle's user mapping. Held-out users without training
 history are left out: under a global time split they are most of the test split, and sending
 them would make the fallback rate the split's share of new users, not the configured one.
-Without a test split the bundle's users are drawn. Requests go out one after another on a
+Without a test split the bundle's users are drawn. With `feedback` on, the answer to each
+/recommend call for a held-out user is followed by that user's feedback, in one
+`POST /feedback/batch` naming the answer's `request_id`: a click on every shown movie the user
+watched in the held-out period, that movie's held-out rating for `rating_share` of them, and a
+dislike for `dislike_share` of the other shown movies. Requests go out one after another on a
 fixed schedule (`rate` per second, so the achievable rate is bounded by the API's latency),
 and stop at `max_requests` or after `duration_s`, whichever comes first. Only loopback
 addresses are accepted unless `allow_remote` is set: a load generator should not be pointed
@@ -20,13 +24,14 @@ import ipaddress
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,7 +40,7 @@ from rich.table import Table
 from movierec.artifacts import USER_MAPPING
 from movierec.config import SimulatorSettings
 from movierec.data.parquet import ParquetFileError, read_frame
-from movierec.endpoints import POPULAR, RECOMMEND, SIMILAR
+from movierec.endpoints import FEEDBACK_BATCH, POPULAR, RECOMMEND, SIMILAR
 from movierec.monitoring.bundle_info import genres, known_ids, movie_ids
 
 MAX_ERROR_SAMPLES = 5
@@ -54,6 +59,9 @@ class TrafficSources:
     movies: np.ndarray
     genres: list[str]
     heldout_users: int = 0
+    heldout: pd.Series = field(default_factory=lambda: pd.Series(dtype=np.float64))
+    """The held-out rating of each (user_id, movie_id) of the test split (NaN when the split
+    has none), sorted by both."""
 
 
 @dataclass
@@ -81,6 +89,8 @@ class SimulationReport(BaseModel):
     unknown_user_requests: int
     heldout_users: int
     known_heldout_users: int
+    feedback_events: dict[str, int]
+    feedback_status: dict[str, int]
     error_samples: list[str]
 
 
@@ -111,21 +121,59 @@ def traffic_sources(test_path: Path | None, model_dir: Path) -> TrafficSources:
             "model knows; run `movierec pipeline` first"
         )
     known = np.asarray(known_ids(model_dir), dtype=np.int64)
-    users, heldout = known, 0
+    users, heldout, ratings = known, 0, pd.Series(dtype=np.float64)
     if test_path is not None and test_path.is_file():
         try:
-            ids = np.unique(read_frame(test_path, ["user_id"])["user_id"].to_numpy(np.int64))
+            split = read_frame(test_path, ["user_id", "movie_id", "rating"])
         except ParquetFileError as exc:
             raise SimulationError(f"{exc}; run `movierec process` to write it again") from exc
+        ids = np.unique(split["user_id"].to_numpy(np.int64))
         users, heldout = np.intersect1d(ids, known), ids.size
+        known_split = split[split["user_id"].isin(users)].astype({"user_id": "int64"})
+        ratings = (
+            known_split.drop_duplicates(["user_id", "movie_id"], keep="last")
+            .set_index(["user_id", "movie_id"])["rating"]
+            .sort_index()
+        )
     if users.size == 0:
         raise SimulationError(
             f"none of the {heldout} users of {test_path} is known to the model in {model_dir}; "
             "run `movierec pipeline` so that the split and the bundle match"
         )
     return TrafficSources(
-        users, np.asarray(movie_ids(model_dir), np.int64), genres(model_dir), heldout
+        users, np.asarray(movie_ids(model_dir), np.int64), genres(model_dir), heldout, ratings
     )
+
+
+def feedback_events(
+    sources: TrafficSources,
+    user: int,
+    shown: list[int],
+    request_id: str,
+    mix: SimulatorSettings,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """What held-out `user` does with the `shown` movies of answer `request_id` (module
+    docstring): clicks on held-out movies, some rated, some of the others disliked."""
+    if not mix.feedback or not shown or sources.heldout.empty:
+        return []
+    pairs = pd.MultiIndex.from_arrays([[user] * len(shown), shown])
+    watched = pairs.isin(sources.heldout.index)
+    ratings = sources.heldout.reindex(pairs).to_numpy()
+    rated = watched & ~np.isnan(ratings) & (rng.random(len(shown)) < mix.rating_share)
+    disliked = ~watched & (rng.random(len(shown)) < mix.dislike_share)
+    events: list[dict[str, Any]] = []
+    for movie, was_watched, was_rated, was_disliked, rating in zip(
+        shown, watched, rated, disliked, ratings, strict=True
+    ):
+        base = {"user_id": user, "movie_id": movie, "request_id": request_id}
+        if was_watched:
+            events.append({**base, "event": "click"})
+        if was_rated:
+            events.append({**base, "event": "rating", "value": float(np.clip(rating, 0.5, 5.0))})
+        if was_disliked:
+            events.append({**base, "event": "dislike"})
+    return events
 
 
 def plan_requests(
@@ -182,7 +230,15 @@ def simulate(
     total = min(max_requests, math.ceil(rate * duration_s))
     plan = plan_requests(sources, total, mix, seed)
     statuses: Counter[tuple[str, str]] = Counter()
+    sent_events: Counter[str] = Counter()
+    feedback_status: Counter[str] = Counter()
+    feedback_rng = np.random.default_rng([seed, 1])
     samples: list[str] = []
+
+    def note(failure: str) -> None:
+        if len(samples) < MAX_ERROR_SAMPLES:
+            samples.append(failure)
+
     progress = Progress(
         TextColumn("[bold]simulating traffic"),
         BarColumn(),
@@ -200,18 +256,32 @@ def simulate(
                 break
             if due > now:
                 time.sleep(due - now)
+            events: list[dict[str, Any]] = []
             try:
                 response = client.request(
                     request.method, request.endpoint, json=request.json, params=request.params
                 )
                 status = str(response.status_code)
-                if response.status_code >= 400 and len(samples) < MAX_ERROR_SAMPLES:
-                    samples.append(f"{request.endpoint} {status}: {response.text[:200]}")
+                if response.status_code >= 400:
+                    note(f"{request.endpoint} {status}: {response.text[:200]}")
+                elif request.endpoint == RECOMMEND and not request.unknown_user:
+                    answer = response.json()
+                    shown = [movie["movie_id"] for movie in answer["recommendations"]]
+                    user = int((request.json or {})["user_id"])
+                    events = feedback_events(
+                        sources, user, shown, answer["request_id"], mix, feedback_rng
+                    )
             except httpx.HTTPError as exc:
                 status = "error"
-                if len(samples) < MAX_ERROR_SAMPLES:
-                    samples.append(f"{request.endpoint}: {type(exc).__name__}: {exc}")
+                note(f"{request.endpoint}: {type(exc).__name__}: {exc}")
             statuses[(request.endpoint, status)] += 1
+            if events:
+                outcome = post_feedback(client, events)
+                feedback_status[outcome] += 1
+                if outcome == "202":
+                    sent_events.update(event["event"] for event in events)
+                else:
+                    note(f"{FEEDBACK_BATCH} {outcome}")
             progress.advance(task)
     elapsed = time.monotonic() - start
     by_endpoint_status: dict[str, dict[str, int]] = {}
@@ -237,8 +307,18 @@ def simulate(
         unknown_user_requests=unknown,
         heldout_users=sources.heldout_users,
         known_heldout_users=sources.users.size if sources.heldout_users else 0,
+        feedback_events=dict(sorted(sent_events.items())),
+        feedback_status=dict(sorted(feedback_status.items())),
         error_samples=samples,
     )
+
+
+def post_feedback(client: httpx.Client, events: list[dict[str, Any]]) -> str:
+    """Send `events` in one batch; the answer's status, or 'error' when none came."""
+    try:
+        return str(client.post(FEEDBACK_BATCH, json={"events": events}).status_code)
+    except httpx.HTTPError:
+        return "error"
 
 
 def users_summary(report: SimulationReport) -> str:
@@ -273,5 +353,11 @@ def render_simulation(report: SimulationReport, console: Console) -> None:
         f"({report.achieved_rate:.1f}/s): {report.served} served (200), {report.errors} failed"
     )
     console.print(users_summary(report))
+    if report.feedback_status:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in report.feedback_events.items())
+        batches = ", ".join(
+            f"{n} answered {status}" for status, n in report.feedback_status.items()
+        )
+        console.print(f"feedback: {kinds or 'no events stored'} ({FEEDBACK_BATCH}: {batches})")
     for sample in report.error_samples:
         console.print(f"[yellow]{sample}[/]")

@@ -59,6 +59,9 @@ class EvaluationResult:
     metrics: dict[str, MetricSummary]
     n_cold_users: int = 0
     cold_metrics: dict[str, MetricSummary] = field(default_factory=dict)
+    # Per warm user (in row order) the metric `evaluate_model` was asked to keep, for
+    # paired comparisons of models over the same users; not part of `to_dict`.
+    per_user: np.ndarray | None = field(default=None, repr=False)
 
     def mean(self, key: str) -> float:
         """The mean of metric `key` (e.g. "ndcg@10"); a clear error for an unknown key."""
@@ -218,12 +221,14 @@ def evaluate_model(
     bootstrap_samples: int = 1000,
     seed: int = 42,
     batch_size: int = 2048,
+    keep_per_user: str | None = None,
 ) -> EvaluationResult:
     """Evaluate `model` on the users with >=1 train and >=1 held-out interaction.
 
     Both matrices are (n_users, n_items) over the same mappings. Train items are excluded
     from the recommendations. Users with held-out items but no train history are cold: they
-    are evaluated on `fallback` (the popularity model) and reported apart.
+    are evaluated on `fallback` (the popularity model) and reported apart. `keep_per_user`
+    (e.g. "ndcg@10") keeps that metric's value per warm user in `per_user`.
     """
     if train_matrix.shape != heldout.shape:
         raise EvaluationError(
@@ -244,6 +249,15 @@ def evaluate_model(
         n_users=len(warm),
         metrics=summarise(recommended, heldout[warm], k_values, bootstrap_samples, seed),
     )
+    if keep_per_user is not None:
+        name, _, k = keep_per_user.partition("@")
+        if name not in USER_METRICS or int(k) not in k_values:
+            raise EvaluationError(
+                f"cannot keep {keep_per_user!r} per user: use one of {list(USER_METRICS)} at a "
+                f"K of {k_values}"
+            )
+        hits = relevance(recommended, heldout[warm])
+        result.per_user = user_metrics(hits, np.diff(heldout[warm].indptr), int(k))[name]
     if fallback is not None and len(cold):
         cold_recommended = _recommend_all(fallback, cold, train_matrix, max_k, batch_size)
         result.n_cold_users = len(cold)

@@ -63,12 +63,17 @@ def switch_production(release: Path, target: Path) -> None:
 
 
 def _prune(releases: Path, current: Path) -> None:
-    """Delete all but the newest KEEP_RELEASES releases besides `current`."""
+    """Delete all but the newest KEEP_RELEASES releases besides `current` and any release a
+    pointer beside the releases directory (production, the challenger) still names."""
+    pointed = {p.resolve() for p in releases.parent.iterdir() if p.is_symlink()}
     others = sorted(
         (
             p
             for p in releases.iterdir()
-            if p.is_dir() and p != current and not p.name.startswith(".")
+            if p.is_dir()
+            and p != current
+            and p.resolve() not in pointed
+            and not p.name.startswith(".")
         ),
         key=lambda p: p.stat().st_mtime,
     )
@@ -79,14 +84,19 @@ def _prune(releases: Path, current: Path) -> None:
 def export_production(settings: Settings) -> Path:
     """Export the version the production alias names to `training.export_dir`; returns it."""
     names = settings.training.mlflow
+    return export_alias(settings, names.production_alias, Path(settings.training.export_dir))
+
+
+def export_alias(settings: Settings, alias: str, target: Path) -> Path:
+    """Export the version `alias` names to `target` (a pointer into the releases beside it)."""
+    names = settings.training.mlflow
     client = tracking.tracking_client(names)
-    version = tracking.aliased_version(client, names.registered_model_name, names.production_alias)
+    version = tracking.aliased_version(client, names.registered_model_name, alias)
     if version is None:
         raise ExportError(
             f"no version of model {names.registered_model_name!r} has the alias "
-            f"{names.production_alias!r} in {names.tracking_uri}: run `movierec train` first"
+            f"{alias!r} in {names.tracking_uri}: run `movierec train` first"
         )
-    target = Path(settings.training.export_dir)
     releases = target.parent / RELEASES_DIR
     releases.mkdir(parents=True, exist_ok=True)
     staging = releases / f".staging-{uuid.uuid4().hex[:8]}"
@@ -103,3 +113,9 @@ def export_production(settings: Settings) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
     _prune(releases, release)
     return target
+
+
+def withdraw(target: Path) -> None:
+    """Remove the pointer `target` (not its release, which pruning deletes later)."""
+    if target.is_symlink():
+        target.unlink()

@@ -30,6 +30,8 @@ class TrainingReport:
     gate: GateDecision
     production_version: str | None
     evaluation: dict[str, Any] = field(default_factory=dict)
+    # The alias the gate moves: production for `movierec train`, the challenger's for retrain.
+    alias: str = "production"
 
 
 def evaluation_report(
@@ -81,5 +83,5 @@ def print_report(report: TrainingReport, console: Console) -> None:
         cold = f"{result.validation.n_cold_users}/{result.test.n_cold_users}"
         table.add_row(name, *cells, cold)
     console.print(table)
-    verdict = "promoted to production" if report.gate.promote else "NOT promoted"
+    verdict = f"promoted to {report.alias}" if report.gate.promote else "NOT promoted"
     console.print(f"registered version {report.model_version}: {verdict} ({report.gate.reason})")

@@ -83,6 +83,7 @@ class CandidateSearch:
             fallback=self.popularity_final if final else self.popularity_train,
             bootstrap_samples=samples,
             seed=self.training.seed,
+            keep_per_user=None if final else self.training.selection_metric,
         )
 
     def candidate(self, kind: str) -> tuple[CandidateResult, Recommender]:

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import mlflow
+import numpy as np
+from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -22,11 +24,20 @@ from movierec.config import Settings
 from movierec.models.registry import BASELINE
 from movierec.training import registry
 from movierec.training.bundle import build_bundle
+from movierec.training.champion import champion_scores, recipe_tags
 from movierec.training.data import load_catalogue, load_training_data
 from movierec.training.engines import open_engine
-from movierec.training.gate import GateInput, apply_gate, score_tag, verdict
+from movierec.training.gate import (
+    GateDecision,
+    PairedDifference,
+    apply_gate,
+    decide,
+    decision_tags,
+    paired_difference,
+    score_tag,
+)
 from movierec.training.report import TrainingReport, candidate_summary, evaluation_report
-from movierec.training.search import CandidateSearch, select_winner
+from movierec.training.search import CandidateResult, CandidateSearch, select_winner
 
 
 @contextmanager
@@ -36,11 +47,47 @@ def _progress(console: Console) -> Iterator[Progress]:
         yield progress
 
 
-def train(settings: Settings, console: Console | None = None) -> TrainingReport:
-    """Search, select, build, register and gate; see the module docstring."""
+def paired_gate(
+    settings: Settings,
+    client: MlflowClient,
+    search: CandidateSearch,
+    candidates: dict[str, CandidateResult],
+    winner: str,
+) -> GateDecision:
+    """The winner against popularity and the champion, per user over the same validation
+    users (`movierec.training.gate`)."""
+    metric, seed = settings.training.selection_metric, settings.training.seed
+    samples, gate = settings.training.bootstrap_samples, settings.retrain.gate
+
+    def difference(other: np.ndarray | None) -> PairedDifference:
+        ours = candidates[winner].validation.per_user
+        assert ours is not None and other is not None  # validation keeps them
+        return paired_difference(ours, other, samples, seed, gate.level)
+
+    vs_popularity = difference(candidates[BASELINE].validation.per_user)
+    champion = champion_scores(client, settings.training.mlflow, search, candidates)
+    if champion is None:
+        return decide(metric, vs_popularity, None, gate.champion_tolerance)
+    if champion.per_user is None:
+        return decide(metric, vs_popularity, None, gate.champion_tolerance, champion.note)
+    return decide(
+        metric,
+        vs_popularity,
+        difference(champion.per_user),
+        gate.champion_tolerance,
+        champion.version,
+    )
+
+
+def train(
+    settings: Settings, console: Console | None = None, alias: str | None = None
+) -> TrainingReport:
+    """Search, select, build, register and gate; see the module docstring. The gate moves
+    `alias` (default: the production alias; retraining passes the challenger's)."""
     console = console or Console(stderr=True)
     training = settings.training
     names = training.mlflow
+    alias = alias or names.production_alias
     metric = training.selection_metric
     data = load_training_data(settings)
     catalogue = load_catalogue(settings, data.items)
@@ -99,15 +146,14 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
             {
                 registry.TAG_DATASET: data.dataset,
                 registry.TAG_SPLIT: data.split_strategy,
-                registry.TAG_MODEL_KIND: winner,
+                **recipe_tags(winner, candidates[winner].params),
                 registry.TAG_FINGERPRINT: data.fingerprint,
                 score_tag(metric): repr(score),
             },
         )
-        candidate = GateInput(score, data.dataset, data.split_strategy, str(version.version))
-        popularity = candidates[BASELINE].validation.mean(metric)
-        gate = apply_gate(client, names, metric, version, candidate, popularity)
-        mlflow.set_tags({registry.TAG_GATE: verdict(gate), registry.TAG_GATE_REASON: gate.reason})
+        gate = paired_gate(settings, client, search, candidates, winner)
+        apply_gate(client, names.registered_model_name, alias, version, gate)
+        mlflow.set_tags(decision_tags(gate))
     production = registry.aliased_version(
         client, names.registered_model_name, names.production_alias
     )
@@ -120,4 +166,5 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
         gate=gate,
         production_version=str(production.version) if production is not None else None,
         evaluation=evaluation,
+        alias=alias,
     )

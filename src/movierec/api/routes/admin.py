@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from movierec.api.deps import StateDep, require_admin
 from movierec.api.errors import ReloadRejectedError
 from movierec.api.schemas import ErrorResponse, ReloadResponse
+from movierec.api.watcher import request_reload
 from movierec.artifacts import BundleError
 from movierec.endpoints import ADMIN_RELOAD
 
@@ -24,10 +25,12 @@ router = APIRouter()
     },
 )
 def reload_model(state: StateDep) -> ReloadResponse:
-    """Validate and swap in the bundle in `serving.model_dir` (a plain `def`: loading a bundle
-    blocks for as long as reading it takes, so it runs in the thread pool)."""
+    """Validate and swap in the bundle in `serving.model_dir`, and ask every other worker to
+    do the same (a plain `def`: loading a bundle blocks for as long as reading it takes, so
+    it runs in the thread pool)."""
     previous = state.served
     previous_version = previous.engine.version if previous is not None else None
+    request_reload(state.settings.model_dir)  # the other workers follow (api.watcher)
     try:
         served = state.reload()
     except BundleError as exc:

@@ -1,5 +1,8 @@
 """Personalized page: the top movies for one user, with genre and year filters.
 
+The user is the session's (`visitor`): the id typed here, or the one a newcomer was given.
+Each card says which of the user's movies it comes from and can be rated; a rating reruns
+the page, so the list shown next already follows it.
 A Streamlit page script, run by `st.navigation` in `app.py`.
 """
 
@@ -7,16 +10,21 @@ from __future__ import annotations
 
 import streamlit as st
 
+from movierec.frontend import visitor
 from movierec.frontend.api_client import ApiError, Recommendations
 from movierec.frontend.catalogue import Catalogue
 from movierec.frontend.components import (
+    because_lines,
     current_catalogue,
     current_client,
     movie_cards,
     show_error,
 )
+from movierec.frontend.rating import rating_controls, show_feedback_error
 
 QUERY_KEY = "personalized_query"
+# Fallbacks whose whole answer is the most popular movies.
+POPULAR_REASONS = ("unknown_user", "new_user", "no_positive_feedback")
 
 
 def parse_user_id(text: str) -> int:
@@ -36,6 +44,16 @@ def fallback_notice(answer: Recommendations) -> str:
             f"We have no ratings from user {answer.user_id} yet, so these are the most popular "
             "movies (matching your filters) instead of personal picks."
         )
+    if answer.fallback_reason == "new_user":
+        return (
+            f"User {answer.user_id} has not rated anything yet, so these are the most popular "
+            "movies. Rate a few below (or start on **New here?**) for personal picks."
+        )
+    if answer.fallback_reason == "no_positive_feedback":
+        return (
+            f"User {answer.user_id} has only told us what they dislike, so these are the most "
+            "popular movies (without those). Rate a movie you liked for personal picks."
+        )
     if answer.fallback_reason == "insufficient_candidates":
         return (
             f"Few movies match these filters for user {answer.user_id}, so the personal picks "
@@ -54,7 +72,9 @@ def query_form(catalogue: Catalogue | None) -> str | None:
     with st.form("personalized"):
         user_column, k_column, seen_column = st.columns([1, 2, 1.2], vertical_alignment="bottom")
         user_text = user_column.text_input(
-            "User id", value="1", help="A MovieLens user id, e.g. 42."
+            "User id",
+            value=str(visitor.current_user() or 1),
+            help="A MovieLens user id, e.g. 42, or the id you were given on New here?.",
         )
         k = k_column.slider("How many movies", min_value=1, max_value=50, value=12)
         exclude_seen = seen_column.toggle("Hide movies already rated", value=True)
@@ -81,6 +101,7 @@ def query_form(catalogue: Catalogue | None) -> str | None:
         st.session_state.pop(QUERY_KEY, None)
         return str(exc)
     full_range = catalogue.years if catalogue else None
+    visitor.become(user_id)
     st.session_state[QUERY_KEY] = {
         "user_id": user_id,
         "k": k,
@@ -95,6 +116,11 @@ def query_form(catalogue: Catalogue | None) -> str | None:
 def results() -> None:
     """Ask the API for the submitted query and show the answer."""
     query = st.session_state.get(QUERY_KEY)
+    user = visitor.current_user()
+    if query is None and user is not None:
+        query = {"user_id": user, "k": 12, "exclude_seen": True}
+    elif query is not None and user is not None and user != query["user_id"]:
+        query = {**query, "user_id": user}  # became someone else on another page
     if query is None:
         st.info(
             "Type a user id and press **Recommend** to see their movies.",
@@ -102,23 +128,28 @@ def results() -> None:
         )
         return
     try:
-        answer = current_client().recommend(**query)
+        answer = current_client().recommend(**query, explain=True)
     except ApiError as exc:
         show_error(exc)
         return
     if answer.is_fallback:
         st.warning(fallback_notice(answer), icon=":material/ac_unit:")
-    unknown_user = answer.fallback_reason == "unknown_user"
-    if unknown_user:
+    popular = answer.fallback_reason in POPULAR_REASONS
+    if popular:
         st.subheader("Popular picks", anchor=False)
         st.caption("Most popular first")
     else:
         st.subheader(f"Picked for user {answer.user_id}", anchor=False)
-        st.caption("Best match first, from the movies this user rated")
+        st.caption("Best match first, from the movies this user rated. Rate any of them below.")
     if not answer.recommendations:
         st.info("No movie matches these filters: widen the years or pick other genres.")
         return
-    movie_cards(answer.recommendations, label="popularity" if unknown_user else "match")
+    movie_cards(
+        answer.recommendations,
+        label="popularity" if popular else "match",
+        notes=[because_lines(movie) for movie in answer.recommendations],
+        controls=rating_controls("personalized", answer.request_id),
+    )
 
 
 def render() -> None:
@@ -131,6 +162,7 @@ def render() -> None:
         catalogue: Catalogue | None = current_catalogue()
     except ApiError:
         catalogue = None
+    show_feedback_error()
     invalid = query_form(catalogue)
     if invalid is not None:  # one message: no results hint below it
         st.error(invalid, icon=":material/front_hand:")

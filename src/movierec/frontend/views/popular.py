@@ -14,13 +14,15 @@ from movierec.frontend.components import (
     movie_cards,
     show_error,
 )
+from movierec.frontend.rating import rating_controls, show_feedback_error
 
 ALL_GENRES = "All"
 
 
 def render() -> None:
     st.title(":material/local_fire_department: Popular right now")
-    st.caption("The movies most users watched, overall or within a genre.")
+    st.caption("The movies most users watched, overall or within a genre. Rate the ones you saw.")
+    show_feedback_error()
     try:
         genres = current_catalogue().genres
     except ApiError:
@@ -38,7 +40,11 @@ def render() -> None:
     if not answer.recommendations:
         st.info("No movie of this genre is in the catalogue.")
         return
-    movie_cards(answer.recommendations, label="popularity")
+    movie_cards(
+        answer.recommendations,
+        label="popularity",
+        controls=rating_controls("popular", answer.request_id),
+    )
 
 
 render()

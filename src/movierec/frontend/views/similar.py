@@ -19,6 +19,7 @@ from movierec.frontend.components import (
     seed_card,
     show_error,
 )
+from movierec.frontend.rating import rating_controls, show_feedback_error
 
 
 def why(movie: SimilarMovie, seed_title: str) -> list[str]:
@@ -41,6 +42,7 @@ def render() -> None:
         "Pick a movie you liked: here are the movies its audience rated too, with the "
         "blockbusters that everyone rated held back."
     )
+    show_feedback_error()
     try:
         catalogue = current_catalogue()
     except ApiError as exc:
@@ -67,13 +69,17 @@ def render() -> None:
         return
     seed = by_id[movie_id]
     st.subheader("Because you picked", anchor=False)
-    seed_card(Movie(movie_id=seed.movie_id, title=answer.title, year=seed.year, genres=seed.genres))
+    controls = rating_controls("similar", answer.request_id)
+    picked = Movie(movie_id=seed.movie_id, title=answer.title, year=seed.year, genres=seed.genres)
+    seed_card(picked, controls=controls)
     st.subheader("You might also like", anchor=False)
     if not answer.similar_items:
         st.info("The model found no similar movie for this one.")
         return
     notes = [why(movie, answer.title) for movie in answer.similar_items]
-    movie_cards(answer.similar_items, label="similarity", notes=notes)
+    movie_cards(
+        answer.similar_items, label="similarity", notes=notes, controls=controls, key="similar"
+    )
 
 
 render()

@@ -2,7 +2,7 @@
 
 `spark_engine` opens a Spark session on `training.spark.master` (`local[*]` on one machine;
 `spark://host:7077`, `yarn` or `k8s://...` for a cluster), reads the processed train and
-validation parts with Spark (`read_part`: Parquet when present, else the CSV files) and fits
+validation parts (Parquet) with Spark (`read_part`) and fits
 the ALS candidates with MLlib's implicit-preference ALS. The factors come back to the driver
 in the order of the run's user and item vocabularies, as an `AlsRecommender`, so the rest of
 training sees the same model as from the local engine. Other model kinds fit locally.
@@ -34,11 +34,11 @@ from pyspark.errors import PySparkRuntimeError
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
-from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+from pyspark.sql.types import DoubleType, LongType
 
 from movierec.config import Settings, SparkSettings
 from movierec.data.mappings import IdMapping
-from movierec.data.preprocess import INTERACTION_COLUMNS, INTERACTION_DTYPES, PART_FILES
+from movierec.data.preprocess import PART_FILES
 from movierec.models import Recommender
 from movierec.models.als import AlsParams, AlsRecommender
 from movierec.training import TrainingError
@@ -75,11 +75,6 @@ JAVA_OPTIONS = " ".join(
     ]
 )
 _JAVA_OPTION_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
-_SPARK_TYPES = {"int64": LongType(), "float64": DoubleType()}
-# The processed CSV files, column by column (a schema: Spark does not infer types).
-PART_SCHEMA = StructType(
-    [StructField(name, _SPARK_TYPES[INTERACTION_DTYPES[name]]) for name in INTERACTION_COLUMNS]
-)
 # The smallest MLlib rating: a positive preference whose confidence is 1 (see the docstring).
 RATING_FLOOR = 1e-6
 
@@ -128,20 +123,14 @@ def spark_session(spark: SparkSettings) -> SparkSession:
 def read_part(spark: SparkSession, processed_dir: Path, part: str, uri: str = "") -> DataFrame:
     """One processed part (`train`, `val`, ...) as user_id, movie_id, confidence.
 
-    Reads `<part>.parquet` when `processed_dir` holds it, else the CSV file of `PART_FILES`;
-    from `uri` (a copy of `processed_dir` that every Spark worker can reach) when given.
+    Reads the part's Parquet file (`PART_FILES`) from `processed_dir`, or from `uri` (a copy
+    of `processed_dir` that every Spark worker can reach) when given.
     """
-    csv = processed_dir / PART_FILES[part]
-    parquet = csv.with_suffix(".parquet")
-    local = parquet if parquet.exists() else csv
+    local = processed_dir / PART_FILES[part]
     if not local.exists():
-        raise TrainingError(f"{csv} not found: run `movierec process` first")
+        raise TrainingError(f"{local} not found: run `movierec process` first")
     location = f"{uri.rstrip('/')}/{local.name}" if uri else str(local.resolve())
-    if local.suffix == ".parquet":
-        frame = spark.read.parquet(location)
-    else:
-        frame = spark.read.csv(location, header=True, schema=PART_SCHEMA, mode="FAILFAST")
-    return frame.select(
+    return spark.read.parquet(location).select(
         sf.col("user_id").cast(LongType()),
         sf.col("movie_id").cast(LongType()),
         sf.col("confidence").cast(DoubleType()),

@@ -1,0 +1,237 @@
+"""Retraining on ml-100k plus 10,000 feedback events, and two workers switching under load.
+
+Run: `python -m benchmarks.retrain` (or `make benchmark-retrain`). In a temporary directory
+with the default configs: the offline pipeline exports version 1 (not timed here; see
+benchmarks/pipeline.py); 10,000 feedback events (ratings, clicks, watches, dislikes from
+known and new users, ids minted as the API mints them) go into the store; `retrain` runs
+and is timed (target: under 60 s on 2 cores). Then `movierec serve --workers 2` serves
+version 1 while wrk drives /recommend at saturation; mid-run the retrained version is
+promoted by hand (alias moved and exported, whatever the gate said of it), and the time
+from the end of the export until every /health answer in a row reports the new version is
+measured. wrk's errors and non-2xx answers must
+be zero, and the request log must hold at least as many /recommend rows as wrk counted
+(wrk stops mid-flight, so the server may log a few it did not count).
+Writes benchmarks/results/retrain.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from benchmarks.machine import machine
+from benchmarks.serving import lua_script, run_wrk
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MIRROR = REPO_ROOT.parent / "shared/data/movielens"
+RESULTS = REPO_ROOT / "benchmarks/results/retrain.json"
+TARGET_SECONDS = 60.0
+EVENTS = 10_000
+IN_A_ROW = 20
+
+
+def feedback_events(n: int, seed: int = 42) -> list[dict[str, Any]]:
+    """`n` events: 80% from ml-100k users, 20% from 200 new users; kinds 40/35/15/10%."""
+    from movierec.store.feedback import EventIds
+
+    rng = np.random.default_rng(seed)
+    ids, now = EventIds(source=1), time.time()
+    known = rng.integers(1, 944, n)
+    new = 1_000_000 + rng.integers(1, 201, n)
+    users = np.where(rng.random(n) < 0.8, known, new)
+    kinds = rng.choice(["rating", "click", "watch", "dislike"], n, p=[0.4, 0.35, 0.15, 0.1])
+    return [
+        {
+            "event_id": ids.mint(),
+            "user_id": int(user),
+            "movie_id": int(movie),
+            "event": str(kind),
+            "value": float(rng.integers(1, 11) / 2) if kind == "rating" else None,
+            "request_known": False,
+            "created_at": now + i * 1e-3,
+        }
+        for i, (user, movie, kind) in enumerate(
+            zip(users, rng.integers(1, 1683, n), kinds, strict=True)
+        )
+    ]
+
+
+def write_events(database: Path, events: list[dict[str, Any]]) -> None:
+    from sqlalchemy import insert
+
+    from movierec.store.database import create_engine, create_tables
+    from movierec.store.tables import feedback_events as table
+
+    engine = create_engine(database)
+    create_tables(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), events)
+    engine.dispose()
+
+
+def health(url: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(f"{url}/health", timeout=30).json()
+    return answer
+
+
+def every_worker_on(url: str, version: str, timeout_s: float = 120.0) -> float:
+    """Seconds until IN_A_ROW /health answers in a row (new connections) report `version`."""
+    started, streak = time.monotonic(), 0
+    while streak < IN_A_ROW:
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"workers not on version {version} after {timeout_s} s")
+        try:
+            streak = streak + 1 if health(url)["model_version"] == version else 0
+        except httpx.TransportError:  # the server is still starting
+            streak = 0
+            time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def switch_over(settings: Any, workdir: Path, duration_s: int, version: str) -> dict[str, Any]:
+    """Serve version 1 with two workers under wrk, promote `version` mid-run (by hand, as
+    `movierec promote --version` does, whatever its gate said)."""
+    from movierec.pipeline.promotion import promote
+
+    with socket.socket() as probe:  # a free loopback port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
+        "MOVIEREC_SERVING__MODEL_DIR": str(settings.training.export_dir),
+        "MOVIEREC_SERVING__CHALLENGER_DIR": str(settings.retrain.challenger_export_dir),
+        "MOVIEREC_SERVING__CHALLENGER_SHARE": "0",
+        "MOVIEREC_SERVING__LOG_DB": str(settings.serving.log_db),
+    }
+    command = [sys.executable, "-m", "movierec.cli", "serve", "--workers", "2"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    with (workdir / "serve.log").open("wb") as output:
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        every_worker_on(url, "1")
+        result: dict[str, Any] = {}
+        script = lua_script("/recommend", list(range(1, 944)), [])
+        load = threading.Thread(
+            target=lambda: result.update(run_wrk(url, script, duration_s, 32, 2))
+        )
+        load.start()
+        time.sleep(duration_s / 3)
+        started = time.perf_counter()
+        promote(settings, "benchmark: switch-over under load", version)
+        exported = time.perf_counter()
+        switched_s = every_worker_on(url, version)
+        load.join()
+    finally:
+        server.terminate()
+        server.wait(60)
+    with sqlite3.connect(settings.serving.log_db) as conn:
+        rows = dict(
+            conn.execute(
+                "SELECT model_version, COUNT(*) FROM request_logs WHERE endpoint = '/recommend' "
+                "GROUP BY model_version"
+            ).fetchall()
+        )
+    logged = sum(rows.values())
+    return {
+        "workers": 2,
+        "wrk": {"duration_s": duration_s, "connections": 32, "threads": 2, **result},
+        "promote_seconds": round(exported - started, 3),
+        "export_to_both_workers_seconds": round(switched_s, 3),
+        "reload_poll_s": settings.serving.reload_poll_s,
+        "log_rows_by_version": rows,
+        "log_rows_minus_wrk_requests": logged - int(result["requests"]),
+        "zero_failed_requests": result["errors"] == 0,
+        "zero_lost_log_rows": logged >= result["requests"],
+    }
+
+
+def run(mirror: str, workdir: Path, duration_s: int) -> dict[str, Any]:
+    from movierec.config import load_settings
+    from movierec.pipeline.retrain import retrain
+    from movierec.training.pipeline import run_pipeline
+
+    settings = load_settings(
+        data={
+            "base_url": mirror,
+            "raw_dir": workdir / "data/raw",
+            "processed_dir": workdir / "data/processed",
+            "features_dir": workdir / "data/features",
+        },
+        training={
+            "export_dir": workdir / "models/production",
+            "mlflow": {
+                "tracking_uri": f"sqlite:///{workdir / 'mlflow.db'}",
+                "artifact_location": workdir / "mlartifacts",
+            },
+        },
+        serving={"log_db": workdir / "data/logs/requests.db"},
+        retrain={
+            "feedback_dir": workdir / "data/feedback",
+            "lock_file": workdir / "data/retrain.lock",
+            "status_file": workdir / "data/retrain/status.json",
+            "challenger_export_dir": workdir / "models/challenger",
+        },
+    )
+    pipeline = run_pipeline(settings)
+    write_events(settings.serving.log_db, feedback_events(EVENTS))
+    status = retrain(settings)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "dataset": settings.data.dataset,
+        "feedback_events": EVENTS,
+        "first_pipeline_seconds": round(pipeline.total_seconds, 2),
+        "retrain": {
+            "seconds": status.seconds,
+            "stage_seconds": status.stage_seconds,
+            "target_seconds": TARGET_SECONDS,
+            "within_target": status.seconds < TARGET_SECONDS,
+            "result": status.result,
+            "winner": status.winner,
+            "version": status.model_version,
+            "gate": status.gate_reason,
+            "load_average_1_5_15_after": [round(v, 2) for v in os.getloadavg()],
+        },
+        "switch_over": switch_over(settings, workdir, duration_s, str(status.model_version)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--duration", type=int, default=20, help="Seconds of wrk load.")
+    args = parser.parse_args(argv)
+    mirror = os.environ.get("MOVIELENS_BASE_URL") or str(DEFAULT_MIRROR)
+    with tempfile.TemporaryDirectory(prefix="movierec-bench-") as workdir:
+        result = run(mirror, Path(workdir), args.duration)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    retrained, switched = result["retrain"], result["switch_over"]
+    print(f"retrain {retrained['seconds']:.1f} s ({retrained['result']}): {retrained['gate']}")
+    print(
+        f"switch-over: both workers on the new version "
+        f"{switched['export_to_both_workers_seconds']:.2f} s after export, "
+        f"{switched['wrk']['errors']} failed of {switched['wrk']['requests']} requests"
+    )
+    ok = retrained["within_target"] and switched["zero_failed_requests"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The pipelines over the stages: feedback merged into the interactions, and retraining."""

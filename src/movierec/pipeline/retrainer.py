@@ -1,0 +1,111 @@
+"""The `retrainer` service: `movierec retrain` on a schedule, and `/health` showing its runs.
+
+Every `retrain.interval_s` seconds (and once at start) it counts the feedback events newer
+than the merge watermark; when there are at least `retrain.min_new_events` it runs
+`movierec retrain` as a child process (a crash or an out-of-memory kill of a run then
+cannot take the service down, and the run's lock dies with it). `GET /health` answers the
+schedule, the last check and the last run (`retrain.status_file`: result, error, version).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from movierec.config import Settings
+from movierec.endpoints import HEALTH
+from movierec.pipeline.data_merge import MergeError, count_new_events
+from movierec.pipeline.retrain import feedback_database, read_status
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Checks for new events on a timer and runs retraining in a child process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stop = threading.Event()
+        self.running = False
+        self.last_check: dict[str, Any] | None = None
+        self.next_check_at = time.time()
+        self.exit_code: int | None = None
+
+    def check(self) -> None:
+        """Count the new events and retrain when there are enough."""
+        config = self.settings.retrain
+        try:
+            pending = count_new_events(feedback_database(self.settings), config.feedback_dir)
+        except MergeError as exc:
+            self.last_check = {"time": time.time(), "new_events": None, "error": str(exc)}
+            return
+        due = pending >= config.min_new_events
+        self.last_check = {"time": time.time(), "new_events": pending, "retrain": due}
+        if not due:
+            return
+        self.running = True
+        try:
+            command = [sys.executable, "-m", "movierec.cli", "retrain"]
+            self.exit_code = subprocess.run(command, check=False).returncode
+        finally:
+            self.running = False
+
+    def loop(self) -> None:
+        """Check now, then every `interval_s`, until `stop` is set."""
+        while not self.stop.is_set():
+            self.check()
+            self.next_check_at = time.time() + self.settings.retrain.interval_s
+            self.stop.wait(self.settings.retrain.interval_s)
+
+    def health(self) -> dict[str, Any]:
+        """What `/health` answers."""
+        config = self.settings.retrain
+        return {
+            "status": "ok",
+            "interval_s": config.interval_s,
+            "min_new_events": config.min_new_events,
+            "running": self.running,
+            "next_check_at": self.next_check_at,
+            "last_check": self.last_check,
+            "last_exit_code": self.exit_code,
+            "last_run": read_status(config.status_file),
+        }
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The retrainer's app: the scheduler runs in a thread for the app's lifetime."""
+    scheduler = Scheduler(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = threading.Thread(target=scheduler.loop, name="retrainer", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            scheduler.stop.set()
+
+    app = FastAPI(title="movierec retrainer", lifespan=lifespan)
+
+    @app.get(HEALTH)
+    async def health() -> dict[str, Any]:
+        """The schedule, the last check for new events and the last run."""
+        return scheduler.health()
+
+    return app
+
+
+def run_retrainer(settings: Settings) -> None:
+    """Serve the retrainer until stopped (blocking)."""
+    import uvicorn
+
+    config = settings.retrain
+    uvicorn.run(create_app(settings), host=config.host, port=config.port, access_log=False)
