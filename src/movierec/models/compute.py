@@ -56,12 +56,12 @@ def map_blocks(
     ]
     if options.threads <= 1 or len(bounds) <= 1:
         results: Iterator[T] = (work(start, stop) for start, stop in bounds)
-        for done, ((start, stop), result) in enumerate(zip(bounds, results), start=1):
+        for done, ((start, stop), result) in enumerate(zip(bounds, results, strict=True), start=1):
             yield start, stop, result
             options.report(done, len(bounds))
         return
     with ThreadPoolExecutor(options.threads, thread_name_prefix="movierec-block") as pool:
         futures = pool.map(lambda bound: work(*bound), bounds)
-        for done, ((start, stop), result) in enumerate(zip(bounds, futures), start=1):
+        for done, ((start, stop), result) in enumerate(zip(bounds, futures, strict=True), start=1):
             yield start, stop, result
             options.report(done, len(bounds))

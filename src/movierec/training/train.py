@@ -1,8 +1,10 @@
 """The training stage: every candidate searched, the winner registered and gated.
 
 The stages run in order, inside one MLflow run: `data` reads the processed splits and the
-catalogue, `search` fits and evaluates every candidate of `training.models` and picks the
-winner on validation, `bundle` builds the winner's production bundle, `registry` logs it
+catalogue, `plan` checks every candidate of `training.models` against the data before
+anything is fitted (and settles grids, threads and the users of the search), `search` fits
+and evaluates each candidate, recording it as soon as it is done, and picks the winner on
+validation, `bundle` builds the winner's production bundle, `registry` logs it
 with its metrics.json and registers it as a new version, and `gate` moves the `production`
 alias when it passes. Exporting that version to `training.export_dir` is the next stage
 (`movierec export`, `movierec.training.export`).
@@ -10,12 +12,8 @@ alias when it passes. Exporting that version to `training.export_dir` is the nex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import mlflow
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from movierec.config import Settings
 from movierec.models.registry import BASELINE
@@ -23,32 +21,42 @@ from movierec.training import registry
 from movierec.training.bundle import build_bundle
 from movierec.training.data import load_catalogue, load_training_data
 from movierec.training.gate import GateInput, apply_gate, score_tag, verdict
+from movierec.training.plan import fit_options, plan_candidates, search_users
+from movierec.training.progress import training_progress
 from movierec.training.report import TrainingReport, candidate_summary, evaluation_report
 from movierec.training.search import CandidateSearch, select_winner
 
 
-@contextmanager
-def _progress(console: Console) -> Iterator[Progress]:
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        yield progress
+def train(
+    settings: Settings, console: Console | None = None, resume: bool = False
+) -> TrainingReport:
+    """Plan, search, select, build, register and gate; see the module docstring.
 
-
-def train(settings: Settings, console: Console | None = None) -> TrainingReport:
-    """Search, select, build, register and gate; see the module docstring."""
+    With `resume`, candidates already trained on the same data with the same settings (a
+    finished candidate run in the experiment) are taken over instead of trained again.
+    """
     console = console or Console(stderr=True)
     training = settings.training
     names = training.mlflow
     metric = training.selection_metric
     data = load_training_data(settings)
     catalogue = load_catalogue(settings, data.items)
+    skipped: list[str] = []
+
+    def warn(line: str) -> None:
+        skipped.append(line)
+        console.print(f"[yellow]warning: {line}", soft_wrap=True)
+
+    configured = training.models.kinds()
+    kinds = list(dict.fromkeys([BASELINE, *configured]))
+    plans = plan_candidates(training, kinds, data.train_val.shape, data.train_val.nnz, warn)
+    options = fit_options(training, data.train_val.nnz)
     client = registry.tracking_client(names)
     experiment_id = registry.ensure_experiment(client, names)
-    configured = training.models.kinds()
     commit = registry.git_commit()
     with (
         mlflow.start_run(experiment_id=experiment_id, run_name="train") as run,
-        _progress(console) as progress,
+        training_progress(console) as progress,
     ):
         mlflow.set_tags(
             {
@@ -56,14 +64,36 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
                 "split_strategy": data.split_strategy,
                 registry.TAG_FINGERPRINT: data.fingerprint,
                 "git_commit": commit,
+                "threads": str(options.threads),
             }
         )
+        if skipped:
+            mlflow.set_tag("skipped_candidates", "; ".join(skipped))
         registry.log_params(
             {"models": ",".join(configured), "selection_metric": metric, "seed": training.seed}
         )
-        search = CandidateSearch(training, data, experiment_id, progress)
-        candidates, models = search.run(list(dict.fromkeys([BASELINE, *configured])))
-        winner = select_winner(candidates, {k: models[k] for k in configured}, metric)
+        search = CandidateSearch(
+            training,
+            data,
+            experiment_id,
+            progress,
+            options=options,
+            search_users=search_users(training, data.train.shape[0]),
+            resume_from=client if resume else None,
+            warn=warn,
+        )
+        try:
+            candidates, models = search.run(plans)
+        finally:
+            if search.failed:
+                mlflow.set_tag(
+                    "failed_candidates",
+                    "; ".join(f"{kind}: {why}" for kind, why in search.failed.items()),
+                )
+            mlflow.set_tags({f"resumed.{kind}": run_id for kind, run_id in search.resumed.items()})
+        winner = select_winner(
+            candidates, {k: models[k] for k in configured if k in models}, metric
+        )
         mlflow.set_tag("winner", winner)
         registry.log_params(candidates[winner].params, prefix=f"{winner}.")
         evaluation = evaluation_report(
@@ -85,6 +115,7 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
             run_id=run.info.run_id,
             data_fingerprint=data.fingerprint,
             git_commit=commit,
+            options=options,
         )
         registry.log_bundle(bundle, index_bytes, evaluation)
         score = candidates[winner].validation.mean(metric)
@@ -116,4 +147,6 @@ def train(settings: Settings, console: Console | None = None) -> TrainingReport:
         gate=gate,
         production_version=str(production.version) if production is not None else None,
         evaluation=evaluation,
+        warnings=skipped,
+        resumed=search.resumed,
     )
