@@ -148,7 +148,12 @@ class CandidateSearch:
                     mlflow.set_tag("model_kind", kind)
                     tracking.log_params(params.model_dump())
                     model = self.fit(cls, params, final=False)
-                    scored = self.evaluate(model, False, 0, self.search_users)
+                    # A single point is the chosen one: scored once, on every user, in full.
+                    scored = (
+                        self.evaluate(model, False, self.training.bootstrap_samples)
+                        if len(grid) == 1
+                        else self.evaluate(model, False, 0, self.search_users)
+                    )
                     tracking.log_flat_metrics(
                         {k: v.mean for k, v in scored.metrics.items()}, prefix="val_"
                     )
@@ -160,7 +165,11 @@ class CandidateSearch:
             assert best is not None  # a plan holds at least one grid point
             chosen = best[1]
             self.progress.describe(task, f"{kind}: best point on every user, refit, test")
-            validation = self.evaluate(chosen, False, self.training.bootstrap_samples)
+            validation = (
+                scored
+                if len(grid) == 1
+                else self.evaluate(chosen, False, self.training.bootstrap_samples)
+            )
             params = chosen.params
             del best, chosen, model  # the grid's models: the refit may need their memory
             final_model = self.fit(cls, params, final=True)
