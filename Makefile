@@ -25,8 +25,8 @@ up: setup ## The whole system: data, training if no production model, API, front
 # inputs, and does nothing when its own output is current (`movierec <stage>` always runs).
 DATASET := $(or $(MOVIEREC_DATA__DATASET),ml-100k)
 RAW_DATA := data/raw/$(DATASET)
-PROCESSED := data/processed/interactions.csv
-FEATURES := data/features/item_features.csv
+PROCESSED := data/processed/interactions.parquet
+FEATURES := data/features/item_features.parquet
 MODEL := models/production/model_metadata.json
 # Every stage writes its output atomically: an interrupted make must not delete a finished one.
 .PRECIOUS: $(RAW_DATA) $(PROCESSED) $(FEATURES) $(MODEL)

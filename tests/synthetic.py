@@ -7,17 +7,14 @@ stand-in for the real data in tests. Nothing here touches the network.
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+from benchmarks.generate import u_item_link, write
 
-from movierec.data.loaders import ML100K_GENRES, imdb_search_url
+from movierec.data.loaders import imdb_search_url
 
 GROUP_GENRES = [["Action", "Sci-Fi"], ["Comedy", "Romance"], ["Drama", "War"], ["Horror"]]
 START_TS = 874_724_710  # 1997-09-20, like ml-100k
@@ -69,47 +66,14 @@ def generate(
             "genres": [GROUP_GENRES[g] for g in item_group],
         }
     )
-    links = [_u_item_link(row) for row in items_df.itertuples(index=False)]
+    links = [
+        u_item_link(m, f"{t} ({y})")
+        for m, t, y in zip(items_df.movie_id, items_df.title, items_df.year, strict=True)
+    ]
     items_df["url"] = pd.Series([imdb_search_url(link) for link in links], dtype="str")
     return SyntheticMovieLens(ratings_df, items_df)
 
 
-def _u_item_link(row: Any) -> str:
-    """The IMDb link of an odd movie id as ml-100k's u.item writes it; none for even ids."""
-    if row.movie_id % 2 == 0:
-        return ""
-    return f"http://us.imdb.com/M/title-exact?{quote(f'{row.title} ({row.year})')}"
-
-
-def _u_item_lines(items: pd.DataFrame) -> list[str]:
-    lines = []
-    for row in items.itertuples(index=False):
-        flags = ["1" if genre in row.genres else "0" for genre in ML100K_GENRES]
-        title = f"{row.title} ({row.year})"
-        link = _u_item_link(row)
-        lines.append(
-            "|".join([str(row.movie_id), title, f"01-Jan-{row.year}", "", link])
-            + "|"
-            + "|".join(flags)
-        )
-    return lines
-
-
 def write_ml100k_zip(data: SyntheticMovieLens, directory: Path) -> dict[str, str]:
-    """Write `directory/ml-100k.zip` in the official layout; return SHA-256 of u.data and u.item."""
-    directory.mkdir(parents=True, exist_ok=True)
-    u_data = "".join(
-        f"{r.user_id}\t{r.movie_id}\t{r.rating}\t{r.timestamp}\n"
-        for r in data.ratings.itertuples(index=False)
-    ).encode()
-    u_item = ("\n".join(_u_item_lines(data.items)) + "\n").encode("latin-1")
-    u_genre = "".join(f"{g}|{i}\n" for i, g in enumerate(ML100K_GENRES)).encode()
-    with zipfile.ZipFile(directory / "ml-100k.zip", "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("ml-100k/u.data", u_data)
-        archive.writestr("ml-100k/u.item", u_item)
-        archive.writestr("ml-100k/u.genre", u_genre)
-        archive.writestr("ml-100k/README", b"Synthetic MovieLens-shaped data for tests.\n")
-    return {
-        "u.data": hashlib.sha256(u_data).hexdigest(),
-        "u.item": hashlib.sha256(u_item).hexdigest(),
-    }
+    """Write `directory/ml-100k.zip` in the official layout; return SHA-256 of its data files."""
+    return write("ml-100k", data.ratings, data.items, directory)

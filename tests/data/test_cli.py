@@ -74,9 +74,9 @@ def test_stages_run_in_order(
         get_settings.cache_clear()
 
     assert (tmp_path / "data/raw/ml-100k/u.data").is_file()
-    assert (tmp_path / "data/processed/train.csv").is_file()
+    assert (tmp_path / "data/processed/train.parquet").is_file()
     assert "users evaluable" in outputs["process"]
-    assert "item_features.csv" in outputs["features"]
+    assert "item_features.parquet" in outputs["features"]
     # the data already in place is the download stage's news, not the later stages'
     assert "already there, nothing to do" in messages["download"]
     assert "ml-100k: " not in messages["process"] + messages["features"]

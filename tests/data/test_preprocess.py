@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from movierec.config import DataSettings
@@ -97,27 +98,34 @@ def test_run_preprocess_writes_every_output(data_settings: DataSettings) -> None
 
     out = data_settings.processed_dir
     assert sorted(p.name for p in out.iterdir()) == [
-        "interactions.csv",
+        "interactions.parquet",
         "item_mapping.json",
-        "items.csv",
+        "items.parquet",
         "report.json",
-        "test.csv",
-        "train.csv",
+        "test.parquet",
+        "train.parquet",
         "user_mapping.json",
-        "val.csv",
+        "val.parquet",
     ]
-    interactions = pd.read_csv(out / "interactions.csv")
-    assert list(interactions.columns) == [*COLUMNS, "confidence"]
-    parts = [pd.read_csv(out / f"{name}.csv") for name in ("train", "val", "test")]
+    interactions = pd.read_parquet(out / "interactions.parquet")
+    assert interactions.dtypes.astype(str).to_dict() == {
+        "user_id": "int64",
+        "movie_id": "int64",
+        "rating": "float64",
+        "timestamp": "int64",
+        "confidence": "float64",
+    }
+    parts = [pd.read_parquet(out / f"{name}.parquet") for name in ("train", "val", "test")]
     assert sum(len(p) for p in parts) == len(interactions) == report.rows
     users = IdMapping.load(out / "user_mapping.json")
     assert users.ids.tolist() == sorted(interactions["user_id"].unique().tolist())
     items = IdMapping.load(out / "item_mapping.json")
     assert items.ids.tolist() == sorted(interactions["movie_id"].unique().tolist())
-    catalogue = pd.read_csv(out / "items.csv")
-    assert list(catalogue.columns) == ["movie_id", "title", "year", "genres", "url"]
-    assert catalogue["movie_id"].tolist() == items.ids.tolist()
-    assert catalogue["genres"].str.contains("|", regex=False).any()
+    catalogue = pq.read_table(out / "items.parquet")
+    assert catalogue.schema.names == ["movie_id", "title", "year", "genres", "url"]
+    assert str(catalogue.schema.field("genres").type) == "list<element: string>"
+    assert catalogue.column("movie_id").to_pylist() == items.ids.tolist()
+    assert any(len(genres) > 1 for genres in catalogue.column("genres").to_pylist())
     saved = json.loads((out / "report.json").read_text())
     assert saved == report.to_dict()
     assert saved["splits"]["test"]["rows"] == len(parts[2])
@@ -138,7 +146,7 @@ def test_run_preprocess_reads_the_given_dataset_and_fetches_nothing(
 
     report = run_preprocess(offline, dataset_dir)
 
-    assert report.rows > 0 and (offline.processed_dir / "train.csv").is_file()
+    assert report.rows > 0 and (offline.processed_dir / "train.parquet").is_file()
     assert not offline.raw_dir.exists()
     with pytest.raises(DownloadError):  # without the directory it would fetch
         run_preprocess(offline)
@@ -161,8 +169,17 @@ def test_load_processed_round_trips_types(data_settings: DataSettings) -> None:
 
 
 def test_load_processed_missing_says_run_process(tmp_path: Path) -> None:
-    with pytest.raises(ProcessedDataError, match=r"train\.csv.*run `movierec process`"):
+    with pytest.raises(ProcessedDataError, match=r"train\.parquet.*run `movierec process`"):
         load_processed(tmp_path)
+
+
+def test_a_damaged_processed_file_says_run_process(data_settings: DataSettings) -> None:
+    run_preprocess(data_settings)
+    out = data_settings.processed_dir
+    (out / "val.parquet").write_text("user_id,movie_id\n1,2\n")  # CSV of an older version
+
+    with pytest.raises(ProcessedDataError, match=r"val\.parquet.*run `movierec process`"):
+        load_processed(out)
 
 
 def test_a_failure_while_writing_leaves_the_previous_output(
@@ -170,7 +187,7 @@ def test_a_failure_while_writing_leaves_the_previous_output(
 ) -> None:
     run_preprocess(data_settings)
     out = data_settings.processed_dir
-    before = (out / "train.csv").read_bytes()
+    before = (out / "train.parquet").read_bytes()
 
     def broken_save(self: IdMapping, path: Path) -> None:
         raise OSError("disk full")
@@ -182,7 +199,7 @@ def test_a_failure_while_writing_leaves_the_previous_output(
     with pytest.raises(OSError, match="disk full"):
         run_preprocess(changed)
 
-    assert (out / "train.csv").read_bytes() == before
+    assert (out / "train.parquet").read_bytes() == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["processed", "raw"]
 
 

@@ -33,7 +33,7 @@ def served_log(ml100k_settings: Settings, tmp_path_factory: pytest.TempPathFacto
     """A request log of a few seconds of simulated traffic the real API served."""
     log_db = tmp_path_factory.mktemp("served") / "requests.db"
     model_dir = ml100k_settings.serving.model_dir
-    test_split = ml100k_settings.data.processed_dir / "test.csv"
+    test_split = ml100k_settings.data.processed_dir / "test.parquet"
     with running_api(model_dir, log_db) as url:
         report = simulate(
             url,

@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500), requ
 
 OUTPUTS = (
     "data/raw/ml-100k/u.data",
-    "data/processed/interactions.csv",
-    "data/features/item_features.csv",
+    "data/processed/interactions.parquet",
+    "data/features/item_features.parquet",
     "models/production/model_metadata.json",
 )
 # Two candidates keep training short; EASE beats popularity on ml-100k, so it is exported.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from movierec.config import DataSettings
@@ -38,7 +39,7 @@ def test_statistics_are_hand_checked() -> None:
     assert features["n_ratings"].tolist() == [3, 0, 1]
     # Movie 2 has no training rating: the global train mean, (5 + 4 + 3 + 2) / 4.
     assert features["mean_rating"].tolist() == [4.0, 3.5, 2.0]
-    assert features["genres"].tolist() == ["Action|Sci-Fi", "", "Drama"]
+    assert features["genres"].tolist() == [["Action", "Sci-Fi"], [], ["Drama"]]
     assert features["url"].isna().tolist() == [True, True, False]
     assert features["url"].iloc[2] == "https://www.imdb.com/title/tt0000003/"
 
@@ -78,14 +79,15 @@ def test_only_train_counts(data_settings: DataSettings) -> None:
     assert features["n_ratings"].sum() == len(data.train) < len(data.interactions)
 
 
-def test_run_build_features_writes_the_csv(data_settings: DataSettings) -> None:
+def test_run_build_features_writes_typed_parquet(data_settings: DataSettings) -> None:
     run_preprocess(data_settings)
 
     path = run_build_features(data_settings)
 
-    assert path == data_settings.features_dir / "item_features.csv"
-    written = pd.read_csv(path)
-    assert written.columns[:7].tolist() == [
+    assert path == data_settings.features_dir / "item_features.parquet"
+    schema = pq.read_schema(path)
+    types = {name: str(schema.field(name).type) for name in schema.names}
+    assert list(types)[:7] == [
         "movie_id",
         "title",
         "year",
@@ -94,8 +96,11 @@ def test_run_build_features_writes_the_csv(data_settings: DataSettings) -> None:
         "n_ratings",
         "mean_rating",
     ]
-    assert any(c.startswith("genre_") for c in written.columns)
-    assert sorted(p.name for p in path.parent.iterdir()) == ["item_features.csv"]
+    assert types["movie_id"] == types["year"] == types["n_ratings"] == "int64"
+    assert types["genres"] == "list<element: string>" and types["mean_rating"] == "double"
+    one_hot = [t for name, t in types.items() if name.startswith("genre_")]
+    assert one_hot and set(one_hot) == {"int8"}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["item_features.parquet"]
 
 
 def test_missing_processed_data_is_a_clear_error(tmp_path: Path) -> None:

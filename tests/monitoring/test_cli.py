@@ -94,8 +94,8 @@ def test_kpis_and_replay_read_the_store_url(
     kpis = runner.invoke(app, ["monitor", "kpis", "--format", "json"])
     assert kpis.exit_code == 0, kpis.output
     assert json.loads(kpis.output)["requests_total"] == len(KNOWN_ROWS)
-    test_path = tmp_path / "test.csv"
-    pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [2, 5, 8]}).to_csv(test_path, index=False)
+    test_path = tmp_path / "test.parquet"
+    pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [2, 5, 8]}).to_parquet(test_path, index=False)
     replay = runner.invoke(
         app, ["monitor", "replay", "--test-path", str(test_path), "--k", "2", "--format", "json"]
     )
@@ -114,8 +114,8 @@ def test_an_unreachable_store_is_one_line_not_a_traceback(
 
 
 def test_replay_table_and_json(known_log: Path, tmp_path: Path) -> None:
-    test_path = tmp_path / "test.csv"
-    pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [2, 5, 8]}).to_csv(test_path, index=False)
+    test_path = tmp_path / "test.parquet"
+    pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [2, 5, 8]}).to_parquet(test_path, index=False)
     common = ["--log-db", str(known_log), "--test-path", str(test_path), "--k", "2"]
     table = runner.invoke(app, ["monitor", "replay", *common, "--model-dir", str(tmp_path)])
     assert table.exit_code == 0, table.output

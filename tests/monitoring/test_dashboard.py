@@ -36,7 +36,7 @@ def dashboard_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     processed.mkdir()
     pd.DataFrame(
         {"user_id": [1, 2, 3], "movie_id": [2, 5, 8], "rating": 4, "timestamp": 0, "confidence": 1}
-    ).to_csv(processed / "test.csv", index=False)
+    ).to_parquet(processed / "test.parquet", index=False)
     monkeypatch.setenv("MOVIEREC_CONFIG_DIR", str(REPO_ROOT / "configs"))
     monkeypatch.setenv("MOVIEREC_SERVING__MODEL_DIR", str(model_dir))
     monkeypatch.setenv("MOVIEREC_DATA__PROCESSED_DIR", str(processed))

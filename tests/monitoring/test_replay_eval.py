@@ -19,10 +19,10 @@ HELDOUT = {1: [2, 9], 2: [5], 3: [8, 9, 10], 4: [1]}
 @pytest.fixture
 def test_split(tmp_path: Path) -> Path:
     rows = [(u, m, 4.0, 880_000_000, 1.0) for u, movies in HELDOUT.items() for m in movies]
-    path = tmp_path / "processed" / "test.csv"
+    path = tmp_path / "processed" / "test.parquet"
     path.parent.mkdir(parents=True)
     columns = ["user_id", "movie_id", "rating", "timestamp", "confidence"]
-    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
+    pd.DataFrame(rows, columns=columns).to_parquet(path, index=False)
     return path
 
 
@@ -101,6 +101,10 @@ def test_replay_window_and_missing_inputs(
     empty = replay_evaluate(tmp_path / "missing.db", test_split, 2, None)
     assert empty.requests_evaluated == 0 and empty.overall is None and empty.versions == []
     with pytest.raises(ReplayError, match="movierec process"):
-        replay_evaluate(known_log, tmp_path / "nope.csv", 2, None)
+        replay_evaluate(known_log, tmp_path / "nope.parquet", 2, None)
+    old_csv = tmp_path / "test.csv"
+    old_csv.write_text("user_id,movie_id\n1,2\n")
+    with pytest.raises(ReplayError, match=r"test\.csv: cannot read user_id, movie_id as Parquet"):
+        replay_evaluate(known_log, old_csv, 2, None)
     with pytest.raises(ReplayError, match="k must be"):
         replay_evaluate(known_log, test_split, 0, None)

@@ -61,13 +61,13 @@ def test_remote_urls_need_consent() -> None:
 
 def test_sources_need_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(SimulationError, match="movierec pipeline"):
-        traffic_sources(tmp_path / "test.csv", tmp_path / "bundle")
+        traffic_sources(tmp_path / "test.parquet", tmp_path / "bundle")
 
 
 def held_out_split(path: Path) -> pd.DataFrame:
     """The last 3 ratings of every synthetic user, written to `path` as a test split."""
     held_out = generate().ratings.sort_values("timestamp").groupby("user_id").tail(3)
-    held_out.assign(confidence=1.0).to_csv(path, index=False)
+    held_out.assign(confidence=1.0).to_parquet(path, index=False)
     return held_out
 
 
@@ -79,17 +79,17 @@ def bundle_of_the_first_users(directory: Path) -> Path:
 
 
 def test_sources_are_the_held_out_users_the_model_knows(tmp_path: Path) -> None:
-    held_out = held_out_split(tmp_path / "test.csv")
-    sources = traffic_sources(tmp_path / "test.csv", bundle_of_the_first_users(tmp_path / "b"))
+    held_out = held_out_split(tmp_path / "test.parquet")
+    sources = traffic_sources(tmp_path / "test.parquet", bundle_of_the_first_users(tmp_path / "b"))
     assert sources.users.tolist() == list(range(1, 41))
     assert sources.heldout_users == held_out["user_id"].nunique() == 120
     assert sources.genres and sources.movies.size == 90
 
 
 def test_sources_refuse_a_split_the_model_knows_nobody_of(tmp_path: Path) -> None:
-    pd.DataFrame({"user_id": [5000, 5001], "movie_id": [1, 2]}).to_csv(tmp_path / "t.csv")
+    pd.DataFrame({"user_id": [5000, 5001], "movie_id": [1, 2]}).to_parquet(tmp_path / "t.parquet")
     with pytest.raises(SimulationError, match="none of the 2 users"):
-        traffic_sources(tmp_path / "t.csv", build_synthetic_bundle(tmp_path / "bundle"))
+        traffic_sources(tmp_path / "t.parquet", build_synthetic_bundle(tmp_path / "bundle"))
 
 
 @pytest.mark.e2e
@@ -99,7 +99,7 @@ def test_simulated_traffic_falls_back_only_for_the_configured_unknown_share(
     """Two thirds of the held-out users are new to the served model; the fallback rate is
     still the configured unknown share, well under the alert threshold."""
     model_dir = bundle_of_the_first_users(tmp_path / "production")
-    test_path = tmp_path / "test.csv"
+    test_path = tmp_path / "test.parquet"
     held_out_split(test_path)
     sources = traffic_sources(test_path, model_dir)
     log_db = tmp_path / "logs" / "requests.db"

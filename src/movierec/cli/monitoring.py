@@ -74,7 +74,7 @@ def monitor_replay(
         None, help="Request-log SQLite file (default: store.url, else monitoring.log_db)."
     ),
     test_path: Path | None = typer.Option(
-        None, help="Held-out split (default: <data.processed_dir>/test.csv)."
+        None, help="Held-out split (default: <data.processed_dir>/test.parquet)."
     ),
     model_dir: Path | None = typer.Option(
         None, help="Production bundle, for offline metrics (default: serving.model_dir)."
@@ -86,6 +86,7 @@ def monitor_replay(
     from rich.console import Console
 
     from movierec.config import ConfigError, get_settings
+    from movierec.data.preprocess import PART_FILES
     from movierec.monitoring.log_reader import TimeParseError, parse_moment
     from movierec.monitoring.replay_eval import ReplayError, render_replay, replay_evaluate
     from movierec.store.database import StoreError
@@ -94,7 +95,7 @@ def monitor_replay(
         settings = get_settings()
         report = replay_evaluate(
             log_db or settings.store.url or settings.monitoring.log_db,
-            test_path or settings.data.processed_dir / "test.csv",
+            test_path or settings.data.processed_dir / PART_FILES["test"],
             k or settings.monitoring.replay_k,
             model_dir or settings.serving.model_dir,
             since=parse_moment(since, datetime.now(UTC)) if since else None,
@@ -122,6 +123,7 @@ def simulate(
     from rich.console import Console
 
     from movierec.config import ConfigError, get_settings
+    from movierec.data.preprocess import PART_FILES
     from movierec.monitoring.simulator import (
         SimulationError,
         check_loopback,
@@ -137,7 +139,9 @@ def simulate(
         check_loopback(url, allow_remote)  # before reading any data
         report = simulate(
             url,
-            traffic_sources(settings.data.processed_dir / "test.csv", settings.serving.model_dir),
+            traffic_sources(
+                settings.data.processed_dir / PART_FILES["test"], settings.serving.model_dir
+            ),
             rate or mix.rate,
             duration or mix.duration_s,
             max_requests or mix.max_requests,

@@ -13,9 +13,11 @@ Items carry a `url`, a page about the movie, where the dataset gives one (else m
 same text; the CSV releases' optional `links.csv` (movieId, imdbId, tmdbId) gives the IMDb
 title page, or the TMDB one for a movie without an imdbId. ml-1m and ml-10m link no page.
 
-Every reader uses pandas' C parser (these files reach 32M rows) and validates whole columns
-at once. Malformed rows (wrong field count, non-numeric ids, missing values, ratings outside
-0.5..5) are skipped, counted and reported per file; a file without one valid row is an error.
+The ratings files (up to 32M rows) are read by pyarrow's multi-threaded CSV reader when they
+are well-formed, else by pandas' C parser, which skips and counts malformed lines; either way
+whole columns are validated at once. Malformed rows (wrong field count, non-numeric ids,
+missing values, ratings outside 0.5..5) are skipped, counted and reported per file; a file
+without one valid row is an error.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from urllib.parse import quote_plus, unquote_plus, urlsplit
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from pandas.errors import ParserWarning
 
 from movierec.data import DataError
@@ -164,10 +168,41 @@ def _report(path: Path, skipped: int, total: int, what: str) -> None:
         logger.warning("%s: skipped %d malformed row(s) of %d (%s)", path, skipped, total, what)
 
 
+def _read_numeric(table: _Table, path: Path, names: list[str]) -> list[np.ndarray] | None:
+    """Every field of a well-formed numeric file as float64 columns (missing values NaN), by
+    pyarrow's multi-threaded reader; None when it refuses the file (a line of the wrong
+    width, a non-numeric field), which the pandas reader then handles row by row."""
+    source: Path | pa.BufferReader = path
+    sep = table.sep
+    if sep == "::":
+        source = pa.BufferReader(path.read_bytes().replace(b"::", b"\t"))
+        sep = "\t"
+    try:
+        arrow = pacsv.read_csv(
+            source,
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1 if table.header else 0, encoding=table.encoding
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep, quote_char='"' if table.quoted else False
+            ),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.float64())),
+        )
+    except (pa.ArrowInvalid, UnicodeError):
+        return None
+    return [arrow.column(name).to_numpy(zero_copy_only=False) for name in names]
+
+
 def _read_ratings(table: _Table, directory: Path) -> tuple[pd.DataFrame, int]:
     path = directory / table.file
-    frame, wrong_width = _read_table(table, path, RATING_COLUMNS)
-    user, movie, rating, stamp = (_whole_numbers(frame[c]) for c in RATING_COLUMNS)
+    columns = _read_numeric(table, path, RATING_COLUMNS)
+    if columns is not None:
+        user, movie, rating, stamp = columns
+        wrong_width, total = 0, len(user)
+    else:
+        frame, wrong_width = _read_table(table, path, RATING_COLUMNS)
+        user, movie, rating, stamp = (_whole_numbers(frame[c]) for c in RATING_COLUMNS)
+        total = len(frame)
     with np.errstate(invalid="ignore"):
         valid = (
             (user >= 0)
@@ -189,7 +224,7 @@ def _read_ratings(table: _Table, directory: Path) -> tuple[pd.DataFrame, int]:
     _report(
         path,
         skipped,
-        len(frame) + wrong_width,
+        total + wrong_width,
         "wrong field count, non-numeric or "
         f"missing value, or rating outside {RATING_MIN:g}..{RATING_MAX:g}",
     )

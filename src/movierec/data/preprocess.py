@@ -4,12 +4,14 @@
 
 | file                         | content                                                    |
 |------------------------------|------------------------------------------------------------|
-| interactions.csv             | user_id, movie_id, rating, timestamp, confidence           |
-| train.csv, val.csv, test.csv | the split of interactions.csv (same columns)               |
-| items.csv                    | movie_id, title, year, genres ("A|B"), url; interacted movies |
-| user_mapping.json            | {"<user_id>": row} over interactions.csv, ids ascending    |
-| item_mapping.json            | {"<movie_id>": column} over interactions.csv, ids ascending |
+| interactions.parquet         | user_id, movie_id, rating, timestamp, confidence           |
+| train, val, test .parquet    | the split of interactions.parquet (same columns)           |
+| items.parquet                | movie_id, title, year, genres (list), url; interacted movies |
+| user_mapping.json            | {"<user_id>": row} over the interactions, ids ascending    |
+| item_mapping.json            | {"<movie_id>": column} over the interactions, ids ascending |
 | report.json                  | `PreprocessReport`: every count, per split part            |
+
+The Parquet files' column types are `movierec.data.parquet.INTERACTIONS` and `ITEMS`.
 
 Every rating stays an interaction (no threshold): the evaluation protocol treats each rated
 movie as relevant. The whole folder is staged and swapped in atomically.
@@ -33,24 +35,23 @@ from movierec.data import DataError, replace_directory, staging_path
 from movierec.data.download import download_dataset
 from movierec.data.loaders import ITEM_COLUMNS, RATING_COLUMNS, load_dataset
 from movierec.data.mappings import IdMapping
+from movierec.data.parquet import (
+    INTERACTIONS,
+    ITEMS,
+    ParquetFileError,
+    read_frame,
+    read_items,
+    write_frame,
+)
 from movierec.data.split import split_interactions, user_time_order
-from movierec.genres import join_genres, split_genres
 
-INTERACTION_COLUMNS = [*RATING_COLUMNS, "confidence"]
-INTERACTION_DTYPES = {
-    "user_id": "int64",
-    "movie_id": "int64",
-    "rating": "float64",
-    "timestamp": "int64",
-    "confidence": "float64",
-}
 PART_FILES = {
-    "interactions": "interactions.csv",
-    "train": "train.csv",
-    "val": "val.csv",
-    "test": "test.csv",
+    "interactions": "interactions.parquet",
+    "train": "train.parquet",
+    "val": "val.parquet",
+    "test": "test.parquet",
 }
-ITEMS_FILE = "items.csv"
+ITEMS_FILE = "items.parquet"
 USER_MAPPING_FILE = "user_mapping.json"
 ITEM_MAPPING_FILE = "item_mapping.json"
 REPORT_FILE = "report.json"
@@ -115,16 +116,29 @@ def confidence_weights(rating: np.ndarray, kind: str, alpha: float) -> np.ndarra
     return weights
 
 
-def _superseded_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _small_codes(ids: np.ndarray) -> np.ndarray:
+    """Non-negative int64 codes of `ids` with a small maximum, for packing and bincount: the
+    ids themselves when they already are (MovieLens ids), else their factorized codes."""
+    if len(ids) and ids.min() >= 0 and ids.max() < max(1 << 24, 4 * len(ids)):
+        return ids.astype(np.int64, copy=False)
+    return pd.factorize(ids)[0].astype(np.int64)
+
+
+def _superseded_rows(
+    frame: pd.DataFrame, user_code: np.ndarray, movie_code: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions of exact duplicate rows, and of older ratings of a (user, movie) pair.
 
-    Only rows whose pair occurs more than once (a hash pass over one packed int64 key) get
-    the costlier checks, so this stays linear on tens of millions of ratings.
+    Only rows whose pair occurs more than once (found by one stable sort of a packed int64
+    key, fast on ratings files already grouped by user) get the costlier checks.
     """
-    user_code = pd.factorize(frame["user_id"].to_numpy())[0].astype(np.int64)
-    movie_code, movies = pd.factorize(frame["movie_id"].to_numpy())
-    pair = user_code * len(movies) + movie_code
-    repeated = np.flatnonzero(pd.Series(pair).duplicated(keep=False).to_numpy())
+    pair = user_code * (int(movie_code.max(initial=0)) + 1) + movie_code
+    order = np.argsort(pair, kind="stable")
+    same = pair[order[1:]] == pair[order[:-1]]
+    in_run = np.zeros(len(pair), dtype=bool)
+    in_run[1:] = same
+    in_run[:-1] |= same
+    repeated = np.sort(order[in_run])
     candidates = frame.iloc[repeated]
     exact = candidates.duplicated().to_numpy()
     survivors = repeated[~exact]
@@ -134,13 +148,11 @@ def _superseded_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _min_interaction_filter(
-    frame: pd.DataFrame, min_user: int, min_item: int
+    user_code: np.ndarray, movie_code: np.ndarray, min_user: int, min_item: int
 ) -> tuple[np.ndarray, int]:
-    """Rows kept once users and items below their minimum are dropped until both bounds hold
-    at once (k-core style), and the number of rounds that removed something."""
-    user_code = pd.factorize(frame["user_id"].to_numpy())[0]
-    movie_code = pd.factorize(frame["movie_id"].to_numpy())[0]
-    kept = np.arange(len(frame))
+    """Positions kept once users and items below their minimum are dropped until both bounds
+    hold at once (k-core style), and the number of rounds that removed something."""
+    kept = np.arange(len(user_code))
     rounds = 0
     while len(kept):
         users, movies = user_code[kept], movie_code[kept]
@@ -160,23 +172,30 @@ def preprocess(
     Exact duplicate rows are dropped; of a (user, movie) pair rated more than once only the
     latest rating is kept (at equal timestamps, the later row). Then users with fewer than
     `min_user_interactions` and movies with fewer than `min_item_interactions` are removed,
-    repeatedly, until both bounds hold. The result is sorted by user, then timestamp.
+    repeatedly, until both bounds hold. The result is sorted by user, then timestamp. Every
+    step works on row positions; the frame is copied once, at the end.
     """
     report = PreprocessReport(raw_rows=len(ratings), confidence=settings.confidence)
     frame = ratings[RATING_COLUMNS].reset_index(drop=True)
-    exact, older = _superseded_rows(frame)
+    user, stamp = frame["user_id"].to_numpy(), frame["timestamp"].to_numpy()
+    user_code = _small_codes(user)
+    movie_code = _small_codes(frame["movie_id"].to_numpy())
+    exact, older = _superseded_rows(frame, user_code, movie_code)
     report.exact_duplicates, report.duplicate_pairs = len(exact), len(older)
     unique = np.ones(len(frame), dtype=bool)
     unique[exact] = False
     unique[older] = False
-    frame = frame[unique].reset_index(drop=True)
+    rows = np.flatnonzero(unique)
     kept, report.filter_rounds = _min_interaction_filter(
-        frame, settings.min_user_interactions, settings.min_item_interactions
+        user_code[rows],
+        movie_code[rows],
+        settings.min_user_interactions,
+        settings.min_item_interactions,
     )
-    report.filtered_rows = len(frame) - len(kept)
-    frame = frame.iloc[kept]
-    order = user_time_order(frame["user_id"].to_numpy(), frame["timestamp"].to_numpy())
-    frame = frame.iloc[order].reset_index(drop=True)
+    report.filtered_rows = len(rows) - len(kept)
+    rows = rows[kept]
+    rows = rows[user_time_order(user[rows], stamp[rows])]
+    frame = frame.take(rows).reset_index(drop=True)
     interactions = frame.assign(
         confidence=confidence_weights(
             frame["rating"].to_numpy(dtype=np.float64),
@@ -206,10 +225,6 @@ def _catalogue(items: pd.DataFrame, movie_ids: np.ndarray) -> tuple[pd.DataFrame
     parts = [known, stubs] if len(stubs) else [known]
     catalogue = pd.concat(parts, ignore_index=True).sort_values("movie_id")
     return catalogue.reset_index(drop=True)[ITEM_COLUMNS], len(missing)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False)
 
 
 def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> PreprocessReport:
@@ -252,8 +267,8 @@ def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> P
             parts = {"interactions": interactions, "train": split.train}
             parts |= {"val": split.val, "test": split.test}
             for name, frame in parts.items():
-                _write_csv(frame[INTERACTION_COLUMNS], staging / PART_FILES[name])
-            _write_csv(items.assign(genres=items["genres"].map(join_genres)), staging / ITEMS_FILE)
+                write_frame(frame, staging / PART_FILES[name], INTERACTIONS)
+            write_frame(items, staging / ITEMS_FILE, ITEMS)
             IdMapping.from_ids(interactions["user_id"]).save(staging / USER_MAPPING_FILE)
             IdMapping.from_ids(interactions["movie_id"]).save(staging / ITEM_MAPPING_FILE)
             (staging / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -262,25 +277,6 @@ def run_preprocess(settings: DataSettings, dataset_dir: Path | None = None) -> P
             shutil.rmtree(staging, ignore_errors=True)
         progress.advance(task)
     return report
-
-
-def _read_interactions(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=INTERACTION_DTYPES)[INTERACTION_COLUMNS]
-
-
-def read_items(path: Path) -> pd.DataFrame:
-    """items.csv back to canonical items (genres as lists, year as Int64, url missing when
-    empty, as throughout a file written before items had a url)."""
-    items = pd.read_csv(
-        path,
-        dtype={"movie_id": "int64", "title": "str", "year": "Int64", "genres": "str", "url": "str"},
-        keep_default_na=False,
-        na_values={"year": [""], "url": [""]},
-    )
-    items["genres"] = [split_genres(text) for text in items["genres"]]
-    if "url" not in items:
-        items["url"] = pd.Series(pd.NA, index=items.index, dtype="str")
-    return items[ITEM_COLUMNS]
 
 
 def load_processed(processed_dir: Path) -> ProcessedData:
@@ -292,13 +288,13 @@ def load_processed(processed_dir: Path) -> ProcessedData:
             f"{processed_dir} lacks {', '.join(missing)}: run `movierec process` first"
         )
     try:
-        parts = {name: _read_interactions(processed_dir / f) for name, f in PART_FILES.items()}
+        parts = {name: read_frame(processed_dir / f) for name, f in PART_FILES.items()}
         return ProcessedData(
             **parts,
             items=read_items(processed_dir / ITEMS_FILE),
             report=json.loads((processed_dir / REPORT_FILE).read_text()),
         )
-    except (ValueError, KeyError, pd.errors.ParserError) as exc:
+    except (ValueError, ParquetFileError) as exc:
         raise ProcessedDataError(
             f"{processed_dir} holds unreadable processed data ({exc}): run `movierec process`"
         ) from exc

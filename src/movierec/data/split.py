@@ -77,12 +77,17 @@ def user_time_order(user: np.ndarray, timestamp: np.ndarray) -> np.ndarray:
     """
     if len(user) == 0:
         return np.zeros(0, dtype=np.int64)
-    codes, uniques = pd.factorize(user, sort=True)
     offset = timestamp.astype(np.int64) - int(timestamp.min())
     span = int(offset.max()) + 1
-    if len(uniques) * span >= 2**62:
-        return np.lexsort((timestamp, user))
-    order: np.ndarray = np.argsort(codes.astype(np.int64) * span + offset, kind="stable")
+    low = int(user.min())
+    if (int(user.max()) - low + 1) * span < 2**62:  # the ids themselves, as sorted codes
+        codes = user.astype(np.int64) - low
+    else:
+        factorized, uniques = pd.factorize(user, sort=True)
+        if len(uniques) * span >= 2**62:
+            return np.lexsort((timestamp, user))
+        codes = factorized.astype(np.int64)
+    order: np.ndarray = np.argsort(codes * span + offset, kind="stable")
     return order
 
 

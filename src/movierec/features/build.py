@@ -1,9 +1,10 @@
 """Item features: catalogue data, rating statistics and genre one-hot.
 
-`features_dir/item_features.csv` has one row per processed item (ascending movie_id):
-movie_id, title, year, genres ("A|B"), url (a page about the movie, empty when the dataset
-links none), n_ratings, mean_rating, then one 0/1 `genre_<name>` column per genre (names as in
-the dataset, sorted).
+`features_dir/item_features.parquet` has one row per processed item (ascending movie_id):
+the catalogue columns of `movierec.data.parquet.ITEMS` (movie_id, title, year, genres as a
+list, url: a page about the movie, missing when the dataset links none), n_ratings (int64),
+mean_rating (float64), then one 0/1 `genre_<name>` column (int8) per genre (names as in the
+dataset, sorted).
 
 Statistics come from the TRAIN part only, so nothing about validation or test leaks into
 features. `mean_rating` of an item without training ratings is the global train mean.
@@ -18,13 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from movierec.config import DataSettings
 from movierec.data import staging_path
+from movierec.data.parquet import ITEMS, write_frame
 from movierec.data.preprocess import load_processed
-from movierec.genres import join_genres, split_genres
+from movierec.genres import split_genres
 
-FEATURES_FILE = "item_features.csv"
+FEATURES_FILE = "item_features.parquet"
+STATISTICS = [pa.field("n_ratings", pa.int64()), pa.field("mean_rating", pa.float64())]
 
 
 def _genre_lists(genres: pd.Series) -> list[list[str]]:
@@ -49,7 +53,7 @@ def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFram
             "movie_id": catalogue["movie_id"].to_numpy(dtype=np.int64),
             "title": catalogue["title"].to_numpy(),
             "year": catalogue["year"].astype("Int64").to_numpy(),
-            "genres": [join_genres(names) for names in genres],
+            "genres": genres,
             "url": catalogue["url"].to_numpy() if "url" in catalogue else None,
             "n_ratings": n_ratings,
             "mean_rating": mean_rating,
@@ -63,14 +67,15 @@ def build_item_features(items: pd.DataFrame, train: pd.DataFrame) -> pd.DataFram
 
 
 def run_build_features(settings: DataSettings) -> Path:
-    """Write `features_dir/item_features.csv` (atomically) from the processed data."""
+    """Write `features_dir/item_features.parquet` (atomically) from the processed data."""
     processed = load_processed(settings.processed_dir)
     features = build_item_features(processed.items, processed.train)
     settings.features_dir.mkdir(parents=True, exist_ok=True)
     target = settings.features_dir / FEATURES_FILE
     staged = staging_path(target)
     try:
-        features.to_csv(staged, index=False)
+        one_hot = [pa.field(c, pa.int8()) for c in features.columns if c.startswith("genre_")]
+        write_frame(features, staged, pa.schema([*ITEMS, *STATISTICS, *one_hot]))
         staged.replace(target)
     finally:
         staged.unlink(missing_ok=True)

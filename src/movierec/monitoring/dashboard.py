@@ -23,6 +23,7 @@ import streamlit as st
 
 from movierec.artifacts import ITEM_MAPPING, METRICS, MODEL_METADATA
 from movierec.config import Settings, Thresholds, load_settings
+from movierec.data.preprocess import PART_FILES
 from movierec.monitoring import charts
 from movierec.monitoring.bundle_info import catalogue_size
 from movierec.monitoring.kpis import RECOMMEND, KpiReport, auto_bucket, compute_kpis
@@ -190,7 +191,7 @@ def replay_panel(settings: Settings, since: datetime | None) -> None:
         "in the test period; offline values are the production model's evaluation."
     )
     log_db, model_dir = log_database(settings), settings.serving.model_dir
-    test_path = settings.data.processed_dir / "test.csv"
+    test_path = settings.data.processed_dir / PART_FILES["test"]
     read = (*log_files(log_db), test_path, model_dir / MODEL_METADATA, model_dir / METRICS)
     try:
         report = cached_replay(log_db, test_path, k, model_dir, since, file_versions(*read))

@@ -2,7 +2,7 @@
 
 For every logged /recommend answer whose `user_id` appears in the held-out test split, the
 first `k` logged movie ids (the impressions) are compared with the movies that user watched
-in the held-out period (any rating in `test.csv`; binary relevance, as offline):
+in the held-out period (any rating in `test.parquet`; binary relevance, as offline):
 
 - precision@k = hits in the first k / k, averaged over requests;
 - hit rate@k  = share of requests with at least one hit in the first k;
@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, true
 
+from movierec.data.parquet import ParquetFileError, read_frame
 from movierec.endpoints import RECOMMEND
 from movierec.monitoring.bundle_info import offline_metrics
 from movierec.monitoring.log_reader import in_window, open_log, query_frame, recommended_items
@@ -84,8 +85,14 @@ def read_heldout(test_path: Path) -> pd.DataFrame:
             f"held-out split {test_path} not found; run `movierec process` to write it "
             "(or pass --test-path)"
         )
-    frame = pd.read_csv(test_path, usecols=["user_id", "movie_id"])
-    return frame.astype({"user_id": "int64", "movie_id": "int64"}).drop_duplicates()
+    try:
+        frame = read_frame(test_path, ["user_id", "movie_id"])
+    except ParquetFileError as exc:
+        raise ReplayError(
+            f"{exc}; run `movierec process` to write the held-out split again "
+            "(or pass --test-path)"
+        ) from exc
+    return frame.drop_duplicates()
 
 
 def replay_evaluate(

@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,6 +34,7 @@ from rich.table import Table
 
 from movierec.artifacts import USER_MAPPING
 from movierec.config import SimulatorSettings
+from movierec.data.parquet import ParquetFileError, read_frame
 from movierec.endpoints import POPULAR, RECOMMEND, SIMILAR
 from movierec.monitoring.bundle_info import genres, known_ids, movie_ids
 
@@ -113,7 +113,10 @@ def traffic_sources(test_path: Path | None, model_dir: Path) -> TrafficSources:
     known = np.asarray(known_ids(model_dir), dtype=np.int64)
     users, heldout = known, 0
     if test_path is not None and test_path.is_file():
-        ids = np.unique(pd.read_csv(test_path, usecols=["user_id"])["user_id"].to_numpy(np.int64))
+        try:
+            ids = np.unique(read_frame(test_path, ["user_id"])["user_id"].to_numpy(np.int64))
+        except ParquetFileError as exc:
+            raise SimulationError(f"{exc}; run `movierec process` to write it again") from exc
         users, heldout = np.intersect1d(ids, known), ids.size
     if users.size == 0:
         raise SimulationError(

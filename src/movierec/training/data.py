@@ -18,8 +18,8 @@ import scipy.sparse as sp
 
 from movierec.artifacts import ItemRecord
 from movierec.config import Settings
-from movierec.data.loaders import ITEM_COLUMNS
 from movierec.data.mappings import IdMapping, interaction_matrix
+from movierec.data.parquet import ParquetFileError, read_items
 from movierec.data.preprocess import PART_FILES, load_processed
 from movierec.features.build import FEATURES_FILE
 from movierec.training import TrainingError
@@ -82,13 +82,10 @@ def load_catalogue(settings: Settings, items: IdMapping) -> list[ItemRecord]:
     path = settings.data.features_dir / FEATURES_FILE
     if not path.is_file():
         raise TrainingError(f"{path} not found: run `movierec features` first")
-    features = pd.read_csv(
-        path,
-        usecols=lambda column: column in ITEM_COLUMNS,
-        dtype={"movie_id": "int64", "title": "str", "year": "Int64", "genres": "str", "url": "str"},
-        keep_default_na=False,
-        na_values={"year": [""]},
-    ).set_index("movie_id")
+    try:
+        features = read_items(path).set_index("movie_id")
+    except ParquetFileError as exc:
+        raise TrainingError(f"{exc}: run `movierec features` again") from exc
     missing = np.setdiff1d(items.ids, features.index.to_numpy())
     if len(missing):
         raise TrainingError(
@@ -96,16 +93,15 @@ def load_catalogue(settings: Settings, items: IdMapping) -> list[ItemRecord]:
             "older than the processed data; run `movierec features` again"
         )
     rows = features.loc[items.ids]
-    urls = rows["url"] if "url" in rows else [""] * len(rows)  # features from before urls
     return [
         ItemRecord(
             movie_id=int(movie_id),
             title=str(title),
             year=None if pd.isna(year) else int(year),
-            genres=[g for g in str(genres).split("|") if g],
-            url=url or None,
+            genres=list(genres),
+            url=None if pd.isna(url) else str(url),
         )
         for movie_id, title, year, genres, url in zip(
-            rows.index, rows["title"], rows["year"], rows["genres"], urls, strict=True
+            rows.index, rows["title"], rows["year"], rows["genres"], rows["url"], strict=True
         )
     ]
