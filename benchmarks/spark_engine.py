@@ -32,6 +32,7 @@ def run(dataset: str, mirror: str, master: str, workdir: Path) -> dict[str, Any]
     from movierec.config import load_settings
     from movierec.data.preprocess import run_preprocess
     from movierec.models import create_model
+    from movierec.models.compute import FitOptions
     from movierec.models.registry import model_class
     from movierec.training.data import load_training_data
     from movierec.training.engines.local import LocalEngine
@@ -57,7 +58,7 @@ def run(dataset: str, mirror: str, master: str, workdir: Path) -> dict[str, Any]
 
     def fit_and_score(engine: LocalEngine | SparkEngine) -> dict[str, float]:
         started = time.perf_counter()
-        model = engine.fit(create_model("als"), "train_val")
+        model = engine.fit(create_model("als"), "train_val", FitOptions())
         fit_seconds = time.perf_counter() - started
         result = evaluate_model(
             model, data.train_val, data.test, [10], fallback=fallback, bootstrap_samples=0

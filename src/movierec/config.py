@@ -136,12 +136,39 @@ class SparkSettings(Section):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
+class GridLimit(Section):
+    """At most `points` grid points per model on data of up to `up_to_interactions` training
+    interactions (None: any size)."""
+
+    up_to_interactions: int | None = Field(None, ge=1)
+    points: int = Field(ge=1)
+
+
+def _default_grid_limits() -> list[GridLimit]:
+    return [
+        GridLimit(up_to_interactions=2_000_000, points=1000),
+        GridLimit(up_to_interactions=20_000_000, points=2),
+        GridLimit(points=1),
+    ]
+
+
+class SearchSettings(Section):
+    sample_users: int = Field(20000, ge=0)
+    grid_points: list[GridLimit] = Field(default_factory=_default_grid_limits, min_length=1)
+
+
 class TrainingSettings(Section):
     # Kinds, parameters and search grids are declared by the models (movierec.models.registry).
     models: ModelChoices = Field(
         default_factory=every_model,
         examples=[["popularity", "als"], {"als": {"factors": 64}}],
     )
+    on_unfit: Literal["skip", "fail"] = "skip"
+    memory_budget_gb: float = Field(6.0, gt=0)
+    block_memory_mb: int = Field(512, ge=1)
+    threads: int = Field(0, ge=0)
+    parallel_from_interactions: int = Field(1_000_000, ge=0)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     k_values: list[int] = Field(default_factory=lambda: [5, 10, 20], min_length=1)
     selection_metric: str = "ndcg@10"
     bootstrap_samples: int = Field(1000, ge=0)

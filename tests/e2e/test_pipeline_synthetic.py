@@ -11,6 +11,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from movierec.artifacts import (
@@ -116,10 +117,24 @@ def test_pipeline_registers_gates_and_exports_every_artifact(
     assert run.data.tags["git_commit"]
     assert run.data.tags[tracking.TAG_GATE] == "promoted"
     assert "ease.val.ndcg_at_10" in run.data.metrics
-    nested = client.search_runs(
-        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
-    )
-    assert len(nested) == 1 + 1 + 2  # popularity, one ALS point, two EASE points
+
+    def children(run_id: str) -> list[Run]:
+        return client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
+
+    # one run per candidate, recorded with its result and model, its grid points under it
+    candidates = children(run.info.run_id)
+    assert sorted(c.info.run_name for c in candidates) == ["als", "ease", "popularity"]
+    points = {"popularity": 1, "als": 1, "ease": 2}
+    for candidate in candidates:
+        kind = candidate.info.run_name
+        assert candidate.info.status == "FINISHED"
+        assert candidate.data.tags[tracking.TAG_FINGERPRINT] == metadata.data_fingerprint
+        assert (
+            candidate.data.metrics["test_ndcg_at_10"] == run.data.metrics[f"{kind}.test.ndcg_at_10"]
+        )
+        artifacts = {a.path for a in client.list_artifacts(candidate.info.run_id)}
+        assert artifacts == {"candidate.json", "model"}
+        assert len(children(candidate.info.run_id)) == points[kind]
 
 
 def test_train_registers_and_gates_without_exporting_and_export_serves_it(

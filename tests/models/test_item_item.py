@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from pydantic import ValidationError
 
 from movierec.models import ItemItemParams, ItemItemRecommender, Recommender
+from movierec.models.compute import FitOptions
 from tests.models.contract import RecommenderContract
 
 # Columns: c0 = (1,1,1,0), c1 = (1,0,1,2), c2 = (0,1,0,1); |c0|^2 = 3, |c1|^2 = 6, |c2|^2 = 2;
@@ -58,13 +59,18 @@ def test_score_sums_the_history_similarities() -> None:
     np.testing.assert_allclose(scores[0], [SIM_01, SIM_01, SIM_02 + SIM_12], rtol=1e-6)
 
 
-def test_blocks_give_the_same_weights(
-    monkeypatch: pytest.MonkeyPatch, user_items: sp.csr_matrix
-) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocks_and_threads_give_the_same_weights(user_items: sp.csr_matrix, threads: int) -> None:
     whole = ItemItemRecommender(ItemItemParams(neighbours=7)).fit(user_items).item_weight_matrix()
-    monkeypatch.setattr("movierec.models.item_item.BLOCK_ENTRIES", user_items.shape[1] * 4)
-    blocked = ItemItemRecommender(ItemItemParams(neighbours=7)).fit(user_items).item_weight_matrix()
-    np.testing.assert_array_equal(blocked.toarray(), whole.toarray())
+    steps: list[tuple[int, int]] = []
+    # 4 rows per block per thread: 12 bytes per dense entry
+    options = FitOptions(
+        threads, user_items.shape[1] * 12 * 4 * threads, lambda *s: steps.append(s)
+    )
+    blocked = ItemItemRecommender(ItemItemParams(neighbours=7)).fit(user_items, options)
+    np.testing.assert_array_equal(blocked.item_weight_matrix().toarray(), whole.toarray())
+    n_blocks = -(-user_items.shape[1] // 4)
+    assert steps == [(done, n_blocks) for done in range(1, n_blocks + 1)]
 
 
 def test_item_without_interactions_has_no_neighbours() -> None:

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.models import ModelError, similarity
+from movierec.models.compute import FitOptions, block_rows
 from movierec.models.similarity import (
     embedding_cosine,
     shrunk_cosine,
@@ -88,12 +89,14 @@ def test_embedding_cosine() -> None:
     np.testing.assert_allclose(table.scores[1, :2], [np.sqrt(0.5), np.sqrt(0.5)], rtol=1e-6)
 
 
-def test_blocks_give_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocks_and_threads_give_the_same_table(threads: int) -> None:
     rng = np.random.default_rng(3)
     user_items = sp.random(60, 40, density=0.2, format="csr", random_state=rng, dtype=np.float32)
     whole = similar_items_table(user_items, shrunk_cosine(5.0), 0.5, size=10)
-    monkeypatch.setattr(similarity, "BLOCK_ENTRIES", 3 * 40)  # blocks of 3 rows
-    blocked = similar_items_table(user_items, shrunk_cosine(5.0), 0.5, size=10)
+    options = FitOptions(threads, block_bytes=3 * 40 * similarity.DENSE_BYTES_PER_ENTRY * threads)
+    assert block_rows(40, similarity.DENSE_BYTES_PER_ENTRY, options) == 3
+    blocked = similar_items_table(user_items, shrunk_cosine(5.0), 0.5, size=10, options=options)
     for name in ("columns", "scores", "shared", "audience"):
         np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))
 

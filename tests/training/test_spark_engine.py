@@ -21,6 +21,7 @@ from movierec.data.preprocess import PART_FILES, run_preprocess
 from movierec.features.build import run_build_features
 from movierec.models import MODEL_CLASSES, create_model
 from movierec.models.als import AlsRecommender
+from movierec.models.compute import FitOptions
 from movierec.models.registry import model_class
 from movierec.training import TrainingError
 from movierec.training.data import TrainingData, load_training_data
@@ -131,7 +132,7 @@ def test_spark_als_learns_taste_in_the_vocabulary_order(
     settings, data = processed
     engine = SparkEngine(spark, settings, data)
     params = settings.training.models.params("als")
-    model = engine.fit(create_model("als", **params.model_dump()), "train")
+    model = engine.fit(create_model("als", **params.model_dump()), "train", FitOptions())
 
     assert isinstance(model, AlsRecommender) and model.user_factors is not None
     assert model.user_vectors(data.train).shape == (len(data.users), 8)
@@ -150,7 +151,7 @@ def test_spark_als_learns_taste_in_the_vocabulary_order(
     }
     assert scores["als"] > scores["popularity"], scores
     # Other kinds fit locally, on the same part.
-    ease = engine.fit(create_model("ease", embedding_dim=4), "train_val")
+    ease = engine.fit(create_model("ease", embedding_dim=4), "train_val", FitOptions())
     assert ease.n_items == len(data.items)
     engine.release()
 

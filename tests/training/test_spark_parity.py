@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 
 from movierec.data.preprocess import run_preprocess
 from movierec.models import create_model
+from movierec.models.compute import FitOptions
 from movierec.models.registry import model_class
 from movierec.training.data import load_training_data
 from movierec.training.engines.local import LocalEngine
@@ -36,7 +37,7 @@ def test_spark_als_ndcg_is_within_003_of_local_als(
     engines = {"local": LocalEngine(data), "spark": SparkEngine(spark, settings, data)}
     ndcg = {
         name: evaluate_model(
-            engine.fit(create_model("als"), "train_val"),
+            engine.fit(create_model("als"), "train_val", FitOptions()),
             data.train_val,
             data.test,
             [10],

@@ -32,7 +32,11 @@ def _training_errors() -> tuple[type[Exception], ...]:
 
 
 @app.command()
-def train() -> None:
+def train(
+    resume: bool = typer.Option(
+        False, help="Take over candidates already trained on the same data and settings."
+    ),
+) -> None:
     """Train and evaluate every candidate, register the winner, gate the production alias."""
     from rich.console import Console
 
@@ -42,7 +46,7 @@ def train() -> None:
 
     try:
         settings = get_settings()
-        report = run_training(settings)
+        report = run_training(settings, resume=resume)
     except _training_errors() as exc:
         raise _error_exit(exc) from None
     print_report(report, Console())

@@ -23,11 +23,13 @@ from pydantic import Field
 from threadpoolctl import threadpool_limits
 
 from movierec.models.base import (
+    CSR_ENTRY_BYTES,
     ModelError,
     NotFittedError,
     Recommender,
     as_user_items,
 )
+from movierec.models.compute import FitOptions
 from movierec.models.params import ModelParams, SearchSpace
 
 AlsWeighting = Literal["bm25", "confidence", "none"]
@@ -52,9 +54,9 @@ class AlsParams(ModelParams):
             bm25_weight with `bm25_k1` and `bm25_b`) or "none" (binary).
         bm25_k1, bm25_b: BM25 saturation and length normalisation, for "bm25" only.
         seed: random state of the factor initialisation.
-        num_threads: implicit's OpenMP threads (0 = one per core). One is the default: on the
-            2-core target, two threads spin against the rest of the pipeline and took 2-3x
-            longer on ml-100k for twice the CPU time.
+
+    The threads implicit runs on are not a parameter: they come from `FitOptions` (training
+    chooses them by data size, `training.threads`).
     """
 
     factors: Factors = 32
@@ -65,7 +67,6 @@ class AlsParams(ModelParams):
     bm25_k1: float = Field(1.2, gt=0)
     bm25_b: float = Field(0.5, ge=0, le=1)
     seed: int = 42
-    num_threads: int = Field(1, ge=0)
 
 
 class AlsSearch(SearchSpace):
@@ -108,13 +109,24 @@ class AlsRecommender(Recommender):
             return binary
         return user_items
 
-    def fit(self, user_items: sp.csr_matrix) -> Self:
+    def memory_needed(self, n_users: int, n_items: int, n_interactions: int) -> int:
+        """The weighted and scaled copies of the matrix, its transpose and the factors."""
+        copies = 3 if self.params.weighting == "bm25" else 2
+        factors = 2 * (n_users + n_items) * self.params.factors * 4
+        return copies * n_interactions * CSR_ENTRY_BYTES + factors
+
+    def fit(self, user_items: sp.csr_matrix, options: FitOptions | None = None) -> Self:
         # Imported on use: settings import this module for AlsParams, and processes that only
         # serve or show (API, frontend) should not load implicit's OpenMP extension.
         from implicit.cpu.als import AlternatingLeastSquares
 
+        options = options or FitOptions()
         matrix = as_user_items(user_items)
         params = self.params
+
+        def sweep_done(iteration: int, *_: object) -> None:
+            options.report(iteration + 1, params.iterations)
+
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=params.factors,
@@ -122,9 +134,9 @@ class AlsRecommender(Recommender):
                 alpha=params.alpha,
                 iterations=params.iterations,
                 random_state=params.seed,
-                num_threads=params.num_threads,
+                num_threads=options.threads,
             )
-            model.fit(self.weigh(matrix), show_progress=False)
+            model.fit(self.weigh(matrix), show_progress=False, callback=sweep_done)
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         self._n_items = matrix.shape[1]

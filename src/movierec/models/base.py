@@ -30,11 +30,14 @@ import scipy.sparse as sp
 from pydantic import Field
 from threadpoolctl import threadpool_limits
 
+from movierec.models.compute import FitOptions
 from movierec.models.params import ModelParams, SearchSpace
 from movierec.serving.ranking import exclude_interactions, select_top_k
 
 MODEL_JSON = "model.json"
 STATE_NPZ = "state.npz"
+# Bytes of one stored entry of a float32 CSR matrix (value and int32 column index).
+CSR_ENTRY_BYTES = 8
 
 
 class ModelError(ValueError):
@@ -147,8 +150,29 @@ class Recommender(ABC):
         return self._n_items
 
     @abstractmethod
-    def fit(self, user_items: sp.csr_matrix) -> Self:
-        """Learn from a user x item confidence matrix (float32 CSR, rows users); returns self."""
+    def fit(self, user_items: sp.csr_matrix, options: FitOptions | None = None) -> Self:
+        """Learn from a user x item confidence matrix (float32 CSR, rows users); returns self.
+
+        `options` says how many threads the fit may use, how large its dense blocks may be
+        and whom to tell of its progress; the result does not depend on them."""
+
+    def memory_needed(self, n_users: int, n_items: int, n_interactions: int) -> int:
+        """Bytes a fit on such data needs beyond the matrix itself and its dense blocks (which
+        `FitOptions.block_bytes` bounds): by default one transposed copy of the matrix."""
+        return n_interactions * CSR_ENTRY_BYTES + (n_users + n_items) * 8
+
+    def unfit_reason(
+        self, n_users: int, n_items: int, n_interactions: int, budget_bytes: int
+    ) -> str | None:
+        """Why this model cannot be fitted on such data within `budget_bytes`, or None."""
+        needed = self.memory_needed(n_users, n_items, n_interactions)
+        if needed <= budget_bytes:
+            return None
+        return (
+            f"{self.kind} needs about {needed / 1e9:.1f} GB for {n_users} users x {n_items} "
+            f"items but training.memory_budget_gb is {budget_bytes / 1e9:.1f}: raise it if the "
+            f"memory is there, or leave {self.kind} out of training.models"
+        )
 
     @abstractmethod
     def _score(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
@@ -283,12 +307,14 @@ class ItemWeightRecommender(Recommender):
         self._factors: tuple[np.ndarray, np.ndarray] | None = None
 
     @abstractmethod
-    def _fit_weights(self, user_items: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
+    def _fit_weights(
+        self, user_items: sp.csr_matrix, options: FitOptions
+    ) -> np.ndarray | sp.csr_matrix:
         """The (n_items, n_items) float32 weight matrix learned from `user_items`."""
 
-    def fit(self, user_items: sp.csr_matrix) -> Self:
+    def fit(self, user_items: sp.csr_matrix, options: FitOptions | None = None) -> Self:
         matrix = as_user_items(user_items)
-        self.weights = self._fit_weights(matrix)
+        self.weights = self._fit_weights(matrix, options or FitOptions())
         self._factors = None
         self._n_items = matrix.shape[1]
         return self

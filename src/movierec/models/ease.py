@@ -17,15 +17,37 @@ from typing import Annotated, Literal
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 import scipy.sparse as sp
 from pydantic import Field
 from threadpoolctl import threadpool_limits
 
-from movierec.models.base import ItemWeightParams, ItemWeightRecommender, ModelError
+from movierec.models.base import (
+    CSR_ENTRY_BYTES,
+    ItemWeightParams,
+    ItemWeightRecommender,
+    ModelError,
+)
+from movierec.models.compute import FitOptions
 from movierec.models.params import SearchSpace
 
 # > 0: the penalty on the diagonal keeps the Gram matrix invertible.
 L2 = Annotated[float, Field(gt=0)]
+
+
+def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf and
+    potri): half the work of a general inverse. `matrix` is overwritten."""
+    factor, info = scipy.linalg.lapack.dpotrf(matrix, lower=False, overwrite_a=True, clean=False)
+    if info == 0:
+        factor, info = scipy.linalg.lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise ModelError(
+            f"the EASE Gram matrix is not positive definite (LAPACK info {info}); raise l2"
+        )
+    inverse = np.triu(factor)
+    inverse += np.triu(factor, 1).T  # potri fills the upper triangle only
+    return inverse
 
 
 class EaseParams(ItemWeightParams):
@@ -58,16 +80,28 @@ class EaseRecommender(ItemWeightRecommender):
 
     params: EaseParams
 
-    def _fit_weights(self, user_items: sp.csr_matrix) -> np.ndarray:
-        n_items = user_items.shape[1]
+    def memory_needed(self, n_users: int, n_items: int, n_interactions: int) -> int:
+        """The float64 Gram matrix, its inverse and the weights: about 3 x n_items^2 x 8 B."""
+        return 3 * n_items**2 * 8 + n_interactions * CSR_ENTRY_BYTES
+
+    def unfit_reason(
+        self, n_users: int, n_items: int, n_interactions: int, budget_bytes: int
+    ) -> str | None:
         max_items = self.params.max_items
         if n_items > max_items:
-            gigabytes = 3 * n_items**2 * 8 / 1e9
-            raise ModelError(
+            gigabytes = self.memory_needed(n_users, n_items, n_interactions) / 1e9
+            return (
                 f"EASE needs a dense {n_items} x {n_items} Gram matrix (about {gigabytes:.0f} GB) "
                 f"but max_items is {max_items}: filter rare items, raise max_items if the "
                 "memory is there, or use the als or item_item model"
             )
+        return super().unfit_reason(n_users, n_items, n_interactions, budget_bytes)
+
+    def _fit_weights(self, user_items: sp.csr_matrix, options: FitOptions) -> np.ndarray:
+        n_items = user_items.shape[1]
+        refusal = self.unfit_reason(user_items.shape[0], n_items, user_items.nnz, 1 << 62)
+        if refusal is not None:
+            raise ModelError(refusal)
         matrix = user_items
         if self.params.weighting == "binary":
             matrix = user_items.copy()
@@ -75,10 +109,12 @@ class EaseRecommender(ItemWeightRecommender):
             matrix.data[:] = 1.0
         gram = (matrix.T @ matrix).toarray().astype(np.float64)
         gram[np.diag_indices(n_items)] += self.params.l2
-        # One BLAS thread: on the 2-core target, threads contend with the rest of the pipeline
-        # (measured 2-3x slower on ml-100k with OpenBLAS's default of one thread per core).
-        with threadpool_limits(1, "blas"):
-            precision = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
+        options.report(1, 2)
+        # BLAS threads as the options say: training gives one on small data, where more
+        # threads only contend with each other (measured 2-3x slower on ml-100k on 2 cores).
+        with threadpool_limits(options.threads, "blas"):
+            precision = _spd_inverse(gram)
         weights = precision / -np.diag(precision)
         weights[np.diag_indices(n_items)] = 0.0
+        options.report(2, 2)
         return weights.astype(np.float32)

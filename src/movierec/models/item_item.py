@@ -21,12 +21,10 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from movierec.models.base import ItemWeightParams, ItemWeightRecommender
+from movierec.models.base import CSR_ENTRY_BYTES, ItemWeightParams, ItemWeightRecommender
+from movierec.models.compute import FitOptions, block_rows, map_blocks
 from movierec.models.params import SearchSpace
 from movierec.serving.ranking import select_top_k
-
-# Dense similarity entries computed per block of columns: bounds memory on large catalogues.
-BLOCK_ENTRIES = 1 << 24
 
 Neighbours = Annotated[int, Field(ge=1)]
 Shrinkage = Annotated[float, Field(ge=0)]
@@ -61,31 +59,35 @@ class ItemItemRecommender(ItemWeightRecommender):
 
     params: ItemItemParams
 
-    def _fit_weights(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+    def memory_needed(self, n_users: int, n_items: int, n_interactions: int) -> int:
+        """The transposed matrix and the kept neighbours (the dense blocks are bounded apart)."""
+        kept = n_items * min(self.params.neighbours, n_items) * (CSR_ENTRY_BYTES + 8)
+        return n_interactions * CSR_ENTRY_BYTES + kept
+
+    def _fit_weights(self, user_items: sp.csr_matrix, options: FitOptions) -> sp.csr_matrix:
         n_items = user_items.shape[1]
         item_users = user_items.T.tocsr()
-        columns = user_items.tocsc()
-        norms = np.sqrt(np.asarray(columns.multiply(columns).sum(axis=0)).ravel())
+        norms = np.sqrt(np.asarray(item_users.multiply(item_users).sum(axis=1)).ravel())
         norms = norms.astype(np.float32)
         keep = min(self.params.neighbours, max(n_items - 1, 1))
-        block = max(1, BLOCK_ENTRIES // max(n_items, 1))
-        rows, cols, values = [], [], []
-        for start in range(0, n_items, block):
-            stop = min(start + block, n_items)
-            # Similarity is symmetric, so column block [start, stop) is the rows' transpose.
-            dots = (item_users @ columns[:, start:stop]).toarray().T.astype(np.float32)
-            denom = np.outer(norms[start:stop], norms) + np.float32(self.params.shrinkage)
-            sims = np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
+        shrinkage = np.float32(self.params.shrinkage)
+
+        def neighbours(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """The kept (row, column, similarity) of items [start, stop)."""
+            dots = (item_users[start:stop] @ user_items).toarray()
+            denom = np.outer(norms[start:stop], norms)
+            denom += shrinkage
+            sims = np.divide(dots, denom, out=dots, where=denom > 0)
             sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
             top, top_sims = select_top_k(sims, keep)
             kept = (top >= 0) & (top_sims > 0)
-            rows.append(np.broadcast_to(np.arange(start, stop)[:, None], top.shape)[kept])
-            cols.append(top[kept])
-            values.append(top_sims[kept])
-        weights = sp.csr_matrix(
-            (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(n_items, n_items),
-            dtype=np.float32,
-        )
+            rows = np.broadcast_to(np.arange(start, stop)[:, None], top.shape)[kept]
+            return rows, top[kept], top_sims[kept]
+
+        # Dense per row of a block: the products, the denominators (float32) and their quotient.
+        rows_per_block = block_rows(n_items, 3 * 4, options)
+        parts = [part for _, _, part in map_blocks(neighbours, n_items, rows_per_block, options)]
+        rows, cols, values = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+        weights = sp.csr_matrix((values, (rows, cols)), shape=(n_items, n_items), dtype=np.float32)
         weights.sort_indices()
         return weights

@@ -22,6 +22,7 @@ from movierec.models.base import (
     Recommender,
     as_user_items,
 )
+from movierec.models.compute import FitOptions
 from movierec.models.params import ModelParams
 
 
@@ -48,7 +49,7 @@ class PopularityRecommender(Recommender):
         super().__init__(params)
         self.item_scores: np.ndarray | None = None
 
-    def fit(self, user_items: sp.csr_matrix) -> Self:
+    def fit(self, user_items: sp.csr_matrix, options: FitOptions | None = None) -> Self:
         matrix = as_user_items(user_items)
         if self.params.weighting == "count":
             counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
@@ -57,6 +58,9 @@ class PopularityRecommender(Recommender):
         self.item_scores = counts.astype(np.float32)
         self._n_items = matrix.shape[1]
         return self
+
+    def memory_needed(self, n_users: int, n_items: int, n_interactions: int) -> int:
+        return n_items * 8
 
     def _popularity(self) -> np.ndarray:
         if self.item_scores is None:

@@ -27,10 +27,11 @@ import scipy.sparse as sp
 
 from movierec.artifacts import SimilarItems
 from movierec.models.base import ModelError, as_user_items, normalise_rows
+from movierec.models.compute import FitOptions, block_rows, map_blocks
 from movierec.serving.ranking import select_top_k
 
-# Dense entries per block of rows: bounds memory on large catalogues (64 MB per float32 array).
-BLOCK_ENTRIES = 1 << 24
+# Bytes per item pair of a block: the shared counts, the similarities and their temporaries.
+DENSE_BYTES_PER_ENTRY = 24
 
 RowSource = Callable[[int, int, np.ndarray, np.ndarray], np.ndarray]
 """(start, stop, shared, audience) -> float32 similarities of items [start, stop) to every
@@ -75,17 +76,23 @@ def embedding_cosine(item_vectors: np.ndarray) -> RowSource:
 
 
 def similar_items_table(
-    user_items: sp.csr_matrix, source: RowSource, popularity_penalty: float, size: int
+    user_items: sp.csr_matrix,
+    source: RowSource,
+    popularity_penalty: float,
+    size: int,
+    options: FitOptions | None = None,
 ) -> SimilarItems:
     """The `size` most similar items of every item by `source`, penalised by popularity.
 
     score(i, j) = source(i, j) / audience_j ** popularity_penalty, where audience_j is the
-    number of users with item j in `user_items` (any value counts as an interaction).
+    number of users with item j in `user_items` (any value counts as an interaction). Rows are
+    computed in blocks on the threads of `options`, within its block budget.
     """
     if popularity_penalty < 0:
         raise ModelError(f"popularity_penalty must be >= 0, got {popularity_penalty}")
     if size < 1:
         raise ModelError(f"size must be at least 1, got {size}")
+    options = options or FitOptions()
     binary = as_user_items(user_items).copy()
     binary.eliminate_zeros()
     binary.data[:] = 1.0
@@ -94,12 +101,9 @@ def similar_items_table(
     audience = np.asarray(item_users.sum(axis=1)).ravel().astype(np.int64)
     penalty = np.maximum(audience, 1).astype(np.float32) ** np.float32(popularity_penalty)
     keep = min(size, max(n_items - 1, 1))
-    columns = np.full((n_items, keep), -1, dtype=np.int32)
-    scores = np.zeros((n_items, keep), dtype=np.float32)
-    shared = np.zeros((n_items, keep), dtype=np.int32)
-    block = max(1, BLOCK_ENTRIES // max(n_items, 1))
-    for start in range(0, n_items, block):
-        stop = min(start + block, n_items)
+
+    def most_similar(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Columns, scores and shared users of the `keep` best of items [start, stop)."""
         together = (item_users[start:stop] @ binary).toarray()
         similarity = source(start, stop, together, audience) / penalty
         rows = np.arange(stop - start)
@@ -107,8 +111,17 @@ def similar_items_table(
         eligible[rows, np.arange(start, stop)] = False
         top, top_scores = select_top_k(np.where(eligible, similarity, -np.inf), keep)
         listed = top >= 0
-        columns[start:stop] = top
-        scores[start:stop] = np.where(listed, top_scores, 0.0)
         counts = together[rows[:, None], np.maximum(top, 0)]
-        shared[start:stop] = np.where(listed, counts, 0).astype(np.int32)
+        return top, np.where(listed, top_scores, 0.0), np.where(listed, counts, 0)
+
+    columns = np.full((n_items, keep), -1, dtype=np.int32)
+    scores = np.zeros((n_items, keep), dtype=np.float32)
+    shared = np.zeros((n_items, keep), dtype=np.int32)
+    rows_per_block = block_rows(n_items, DENSE_BYTES_PER_ENTRY, options)
+    for start, stop, (top, top_scores, counts) in map_blocks(
+        most_similar, n_items, rows_per_block, options
+    ):
+        columns[start:stop] = top
+        scores[start:stop] = top_scores
+        shared[start:stop] = counts
     return SimilarItems(columns, scores, shared, audience.astype(np.int32))

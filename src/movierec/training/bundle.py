@@ -20,6 +20,7 @@ from movierec.artifacts import ArtifactBundle, ItemRecord, ModelMetadata
 from movierec.config import TrainingSettings
 from movierec.data.mappings import IdMapping
 from movierec.models import Recommender
+from movierec.models.compute import FitOptions
 from movierec.models.index import build_index, index_to_bytes
 from movierec.models.registry import BASELINE, model_class
 from movierec.models.similarity import shrunk_cosine, similar_items_table
@@ -40,12 +41,14 @@ def build_bundle(
     run_id: str = "",
     data_fingerprint: str = "",
     git_commit: str = "",
+    options: FitOptions | None = None,
 ) -> tuple[ArtifactBundle, bytes]:
     """The bundle of `model` fitted on `user_items` (rows `users`, columns `items`), and the
     bytes of its FAISS index; `catalogue` holds the records of `items` in column order.
 
     `training` gives the index, the /similar table, the popularity baseline and the model
-    name; the keywords are the provenance written into `model_metadata.json`.
+    name; the keywords are the provenance written into `model_metadata.json`, and `options`
+    the threads and block budget of the /similar table.
     """
     active = np.flatnonzero(np.diff(user_items.indptr) > 0)
     item_vectors = np.asarray(model.item_vectors(), dtype=np.float32)
@@ -85,6 +88,7 @@ def build_bundle(
             shrunk_cosine(similar.shrinkage),
             similar.popularity_penalty,
             similar.neighbours,
+            options,
         ),
         item_weights=model.item_weight_matrix(),
     )

@@ -16,6 +16,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from movierec.models.compute import FitOptions, block_rows, map_blocks
 
 # Per-user metrics; "coverage" is a catalogue-level metric computed separately.
 USER_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")
@@ -71,6 +74,21 @@ class EvaluationResult:
                 "Add its K to training.k_values."
             )
         return self.metrics[key].mean
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> EvaluationResult:
+        """Read back what `to_dict` wrote."""
+
+        def summaries(metrics: dict[str, dict[str, float]]) -> dict[str, MetricSummary]:
+            return {key: MetricSummary(**value) for key, value in metrics.items()}
+
+        cold = payload["cold_users"]
+        return cls(
+            n_users=payload["users_evaluated"],
+            metrics=summaries(payload["metrics"]),
+            n_cold_users=cold["users_evaluated"],
+            cold_metrics=summaries(cold["metrics"]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,14 +218,23 @@ def _recommend_all(
     users: np.ndarray,
     train_matrix: sp.csr_matrix,
     k: int,
-    batch_size: int,
+    options: FitOptions,
 ) -> np.ndarray:
-    """Top-k item indices for `users`, recommended in batches, train items excluded."""
+    """Top-k item indices for `users`, train items excluded, recommended in batches of users
+    whose dense scores fit the block budget, on the threads of `options`."""
     out = np.full((len(users), k), -1, dtype=np.int64)
-    for start in range(0, len(users), batch_size):
-        batch = users[start : start + batch_size]
+    # Per user and item: the float32 score and the comparisons and copies of ranking.
+    batch_size = block_rows(train_matrix.shape[1], 12, options)
+
+    def top_k(start: int, stop: int) -> np.ndarray:
+        batch = users[start:stop]
         indices, _ = model.recommend(batch, train_matrix[batch], k=k, exclude_seen=True)
-        out[start : start + len(batch), : indices.shape[1]] = indices[:, :k]
+        return indices[:, :k]
+
+    # One BLAS thread per batch when batches run side by side: threads over threads contend.
+    with threadpool_limits(1 if options.threads > 1 else None, "blas"):
+        for start, stop, indices in map_blocks(top_k, len(users), batch_size, options):
+            out[start:stop, : indices.shape[1]] = indices
     return out
 
 
@@ -220,15 +247,18 @@ def evaluate_model(
     fallback: RanksItems | None = None,
     bootstrap_samples: int = 1000,
     seed: int = 42,
-    batch_size: int = 2048,
     keep_per_user: str | None = None,
+    users: np.ndarray | None = None,
+    options: FitOptions | None = None,
 ) -> EvaluationResult:
     """Evaluate `model` on the users with >=1 train and >=1 held-out interaction.
 
     Both matrices are (n_users, n_items) over the same mappings. Train items are excluded
     from the recommendations. Users with held-out items but no train history are cold: they
-    are evaluated on `fallback` (the popularity model) and reported apart. `keep_per_user`
-    (e.g. "ndcg@10") keeps that metric's value per warm user in `per_user`.
+    are evaluated on `fallback` (the popularity model) and reported apart. `users` (row
+    indices) restricts the evaluation to a sample of users; `options` sets the threads and
+    the budget of the dense score blocks, and receives the progress, batch by batch.
+    `keep_per_user` (e.g. "ndcg@10") keeps that metric's value per warm user in `per_user`.
     """
     if train_matrix.shape != heldout.shape:
         raise EvaluationError(
@@ -237,14 +267,19 @@ def evaluate_model(
         )
     if not k_values or min(k_values) < 1:
         raise EvaluationError(f"k_values must be positive integers, got {k_values}")
+    options = options or FitOptions()
     train_matrix = train_matrix.tocsr()
     heldout = heldout.tocsr()
     has_train = np.diff(train_matrix.indptr) > 0
     has_heldout = np.diff(heldout.indptr) > 0
+    if users is not None:
+        chosen = np.zeros(heldout.shape[0], dtype=bool)
+        chosen[users] = True
+        has_heldout &= chosen
     warm = np.flatnonzero(has_train & has_heldout)
     cold = np.flatnonzero(~has_train & has_heldout)
     max_k = max(k_values)
-    recommended = _recommend_all(model, warm, train_matrix, max_k, batch_size)
+    recommended = _recommend_all(model, warm, train_matrix, max_k, options)
     result = EvaluationResult(
         n_users=len(warm),
         metrics=summarise(recommended, heldout[warm], k_values, bootstrap_samples, seed),
@@ -259,7 +294,8 @@ def evaluate_model(
         hits = relevance(recommended, heldout[warm])
         result.per_user = user_metrics(hits, np.diff(heldout[warm].indptr), int(k))[name]
     if fallback is not None and len(cold):
-        cold_recommended = _recommend_all(fallback, cold, train_matrix, max_k, batch_size)
+        quiet = FitOptions(options.threads, options.block_bytes)
+        cold_recommended = _recommend_all(fallback, cold, train_matrix, max_k, quiet)
         result.n_cold_users = len(cold)
         result.cold_metrics = summarise(
             cold_recommended, heldout[cold], k_values, bootstrap_samples, seed

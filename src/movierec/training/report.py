@@ -13,9 +13,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from movierec.training.candidate import CandidateResult
 from movierec.training.data import TrainingData
 from movierec.training.gate import GateDecision
-from movierec.training.search import CandidateResult
 
 
 @dataclass
@@ -32,6 +32,9 @@ class TrainingReport:
     evaluation: dict[str, Any] = field(default_factory=dict)
     # The alias the gate moves: production for `movierec train`, the challenger's for retrain.
     alias: str = "production"
+    # One line per candidate skipped or failed, and the run each resumed candidate came from.
+    warnings: list[str] = field(default_factory=list)
+    resumed: dict[str, str] = field(default_factory=dict)
 
 
 def evaluation_report(
@@ -80,8 +83,12 @@ def print_report(report: TrainingReport, console: Console) -> None:
                 f"{value.mean:.4f} [{value.ci_low:.4f}, {value.ci_high:.4f}] {part.n_users}"
             )
         name = f"{kind} (winner)" if kind == report.winner else kind
+        if kind in report.resumed:
+            name += f" (resumed from run {report.resumed[kind]})"
         cold = f"{result.validation.n_cold_users}/{result.test.n_cold_users}"
         table.add_row(name, *cells, cold)
     console.print(table)
+    for line in report.warnings:
+        console.print(f"[yellow]{line}", soft_wrap=True)
     verdict = f"promoted to {report.alias}" if report.gate.promote else "NOT promoted"
     console.print(f"registered version {report.model_version}: {verdict} ({report.gate.reason})")

@@ -1,8 +1,10 @@
 """The training stage: every candidate searched, the winner registered and gated.
 
 The stages run in order, inside one MLflow run: `data` reads the processed splits and the
-catalogue, `search` fits and evaluates every candidate of `training.models` and picks the
-winner on validation, `bundle` builds the winner's production bundle, `registry` logs it
+catalogue, `plan` checks every candidate of `training.models` against the data before
+anything is fitted (and settles grids, threads and the users of the search), `search` fits
+and evaluates each candidate, recording it as soon as it is done, and picks the winner on
+validation, `bundle` builds the winner's production bundle, `registry` logs it
 with its metrics.json and registers it as a new version, and `gate` moves the `production`
 alias when it passes. Exporting that version to `training.export_dir` is the next stage
 (`movierec export`, `movierec.training.export`). The models are fitted by the engine of
@@ -11,14 +13,10 @@ alias when it passes. Exporting that version to `training.export_dir` is the nex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import mlflow
 import numpy as np
 from mlflow.tracking import MlflowClient
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from movierec.config import Settings
 from movierec.models.registry import BASELINE
@@ -36,15 +34,10 @@ from movierec.training.gate import (
     paired_difference,
     score_tag,
 )
+from movierec.training.plan import fit_options, plan_candidates, search_users
+from movierec.training.progress import training_progress
 from movierec.training.report import TrainingReport, candidate_summary, evaluation_report
 from movierec.training.search import CandidateResult, CandidateSearch, select_winner
-
-
-@contextmanager
-def _progress(console: Console) -> Iterator[Progress]:
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        yield progress
 
 
 def paired_gate(
@@ -80,10 +73,17 @@ def paired_gate(
 
 
 def train(
-    settings: Settings, console: Console | None = None, alias: str | None = None
+    settings: Settings,
+    console: Console | None = None,
+    alias: str | None = None,
+    resume: bool = False,
 ) -> TrainingReport:
-    """Search, select, build, register and gate; see the module docstring. The gate moves
-    `alias` (default: the production alias; retraining passes the challenger's)."""
+    """Plan, search, select, build, register and gate; see the module docstring. The gate
+    moves `alias` (default: the production alias; retraining passes the challenger's).
+
+    With `resume`, candidates already trained on the same data with the same settings (a
+    finished candidate run in the experiment) are taken over instead of trained again.
+    """
     console = console or Console(stderr=True)
     training = settings.training
     names = training.mlflow
@@ -91,13 +91,22 @@ def train(
     metric = training.selection_metric
     data = load_training_data(settings)
     catalogue = load_catalogue(settings, data.items)
+    skipped: list[str] = []
+
+    def warn(line: str) -> None:
+        skipped.append(line)
+        console.print(f"[yellow]warning: {line}", soft_wrap=True)
+
+    configured = training.models.kinds()
+    kinds = list(dict.fromkeys([BASELINE, *configured]))
+    plans = plan_candidates(training, kinds, data.train_val.shape, data.train_val.nnz, warn)
+    options = fit_options(training, data.train_val.nnz)
     client = registry.tracking_client(names)
     experiment_id = registry.ensure_experiment(client, names)
-    configured = training.models.kinds()
     commit = registry.git_commit()
     with (
         mlflow.start_run(experiment_id=experiment_id, run_name="train") as run,
-        _progress(console) as progress,
+        training_progress(console) as progress,
         open_engine(settings, data) as engine,
     ):
         mlflow.set_tags(
@@ -107,14 +116,37 @@ def train(
                 registry.TAG_FINGERPRINT: data.fingerprint,
                 "git_commit": commit,
                 "training_engine": training.engine,
+                "threads": str(options.threads),
             }
         )
+        if skipped:
+            mlflow.set_tag("skipped_candidates", "; ".join(skipped))
         registry.log_params(
             {"models": ",".join(configured), "selection_metric": metric, "seed": training.seed}
         )
-        search = CandidateSearch(training, data, experiment_id, progress, engine)
-        candidates, models = search.run(list(dict.fromkeys([BASELINE, *configured])))
-        winner = select_winner(candidates, {k: models[k] for k in configured}, metric)
+        search = CandidateSearch(
+            training,
+            data,
+            experiment_id,
+            progress,
+            engine,
+            options=options,
+            search_users=search_users(training, data.train.shape[0]),
+            resume_from=client if resume else None,
+            warn=warn,
+        )
+        try:
+            candidates, models = search.run(plans)
+        finally:
+            if search.failed:
+                mlflow.set_tag(
+                    "failed_candidates",
+                    "; ".join(f"{kind}: {why}" for kind, why in search.failed.items()),
+                )
+            mlflow.set_tags({f"resumed.{kind}": run_id for kind, run_id in search.resumed.items()})
+        winner = select_winner(
+            candidates, {k: models[k] for k in configured if k in models}, metric
+        )
         mlflow.set_tag("winner", winner)
         registry.log_params(candidates[winner].params, prefix=f"{winner}.")
         evaluation = evaluation_report(
@@ -136,6 +168,7 @@ def train(
             run_id=run.info.run_id,
             data_fingerprint=data.fingerprint,
             git_commit=commit,
+            options=options,
         )
         registry.log_bundle(bundle, index_bytes, evaluation)
         score = candidates[winner].validation.mean(metric)
@@ -167,4 +200,6 @@ def train(
         production_version=str(production.version) if production is not None else None,
         evaluation=evaluation,
         alias=alias,
+        warnings=skipped,
+        resumed=search.resumed,
     )

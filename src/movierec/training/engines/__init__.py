@@ -7,7 +7,7 @@ the bundle, the registry, the gate and export do not depend on the engine.
 
 Usage:
     >>> with open_engine(settings, data) as engine:  # doctest: +SKIP
-    ...     model = engine.fit(create_model("als"), "train")
+    ...     model = engine.fit(create_model("als"), "train", FitOptions())
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 
 from movierec.config import Settings
 from movierec.models import Recommender
+from movierec.models.compute import FitOptions
 from movierec.training import TrainingError
 from movierec.training.data import TrainingData
 from movierec.training.engines.local import LocalEngine
@@ -29,8 +30,9 @@ Part = Literal["train", "train_val"]
 class Engine(Protocol):
     """Fits a model on one part of the training data."""
 
-    def fit(self, model: Recommender, part: Part) -> Recommender:
-        """`model` fitted on `part`; returns the fitted model (not always `model` itself)."""
+    def fit(self, model: Recommender, part: Part, options: FitOptions) -> Recommender:
+        """`model` fitted on `part` with `options` (threads, memory budget, progress) where
+        the engine uses them; returns the fitted model (not always `model` itself)."""
         ...
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from movierec.models import Recommender
+from movierec.models.compute import FitOptions
 from movierec.training.data import TrainingData
 
 if TYPE_CHECKING:
@@ -17,5 +18,5 @@ class LocalEngine:
     def __init__(self, data: TrainingData) -> None:
         self.data = data
 
-    def fit(self, model: Recommender, part: Part) -> Recommender:
-        return model.fit(self.data.train if part == "train" else self.data.train_val)
+    def fit(self, model: Recommender, part: Part, options: FitOptions) -> Recommender:
+        return model.fit(self.data.train if part == "train" else self.data.train_val, options)

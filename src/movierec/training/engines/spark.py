@@ -41,6 +41,7 @@ from movierec.data.mappings import IdMapping
 from movierec.data.preprocess import PART_FILES
 from movierec.models import Recommender
 from movierec.models.als import AlsParams, AlsRecommender
+from movierec.models.compute import FitOptions
 from movierec.training import TrainingError
 from movierec.training.data import TrainingData
 from movierec.training.engines.local import LocalEngine
@@ -207,9 +208,9 @@ class SparkEngine:
             self._counts[part] = (int(row[0]), int(row[1]))
         return self._counts[part]
 
-    def fit(self, model: Recommender, part: Part) -> Recommender:
+    def fit(self, model: Recommender, part: Part, options: FitOptions) -> Recommender:
         if not isinstance(model, AlsRecommender):
-            return self.local.fit(model, part)
+            return self.local.fit(model, part, options)
         params = model.params
         n_ratings, n_users = self.counts(part)
         als = ALS(
