@@ -156,6 +156,7 @@ class ServingSettings(Section):
     log_flush_interval_s: float = Field(0.5, gt=0)
     max_k: int = Field(100, ge=1)
     max_body_bytes: int = Field(16384, ge=256)
+    bundle_copy_below_bytes: int = Field(64 * 2**20, ge=0)
     admin_token: str = ""
 
 

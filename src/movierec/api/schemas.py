@@ -131,6 +131,15 @@ class LogCounters(BaseModel):
     failed: int
 
 
+class LastReload(BaseModel):
+    """The last load or reload of the bundle: when, whether it swapped a model in, and why not
+    (a refused reload keeps the previous model serving)."""
+
+    time: datetime
+    result: Literal["loaded", "refused"]
+    error: str | None
+
+
 class HealthResponse(BaseModel):
     """`status` is "ok" (HTTP 200) or "not_ready" (HTTP 503, `reason` says why and the fix)."""
 
@@ -139,11 +148,13 @@ class HealthResponse(BaseModel):
     model_version: str | None
     model_name: str | None
     scorer: str | None
+    dataset: str | None = Field(description="The dataset the served model was trained on")
     model_loaded_at: datetime | None
     uptime_seconds: float
     n_users: int | None
     n_items: int | None
     log: LogCounters
+    last_reload: LastReload | None
 
 
 class ReloadResponse(BaseModel):

@@ -3,7 +3,9 @@
 The current model is one immutable `Served` pair held in a single attribute: the engine and
 the pre-encoded JSON of its catalogue. A request reads it once, and a reload validates the new
 bundle completely and builds both before one reference assignment swaps them in, so no
-request ever sees half a model and a bad bundle never replaces a good one.
+request ever sees half a model and a bad bundle never replaces a good one. A reload also
+refuses a bundle trained on another dataset than the one served (a restart switches datasets),
+and every load leaves its outcome in `last_reload`, which /health reports.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import NamedTuple
+from datetime import UTC, datetime
+from typing import Literal, NamedTuple
 
+from movierec.api import metrics
 from movierec.api.logger import RequestLogger
 from movierec.api.render import MovieJson
 from movierec.artifacts import BundleError
@@ -31,6 +35,14 @@ class Served(NamedTuple):
     movies: MovieJson
 
 
+class ReloadOutcome(NamedTuple):
+    """When the last load or reload ran, whether it swapped a model in, and why not."""
+
+    time: datetime
+    result: Literal["loaded", "refused"]
+    error: str | None
+
+
 class ServingState:
     """Shared by the routes through `movierec.api.deps`; built by `create_app`, started in
     its lifespan."""
@@ -46,6 +58,7 @@ class ServingState:
         self.started_monotonic = time.monotonic()
         self.served: Served | None = None
         self.not_ready_reason = "the service is starting"
+        self.last_reload: ReloadOutcome | None = None
         self._reload_lock = threading.Lock()
 
     @property
@@ -55,15 +68,25 @@ class ServingState:
     def reload(self) -> Served:
         """Load and validate the bundle, then swap it in; on `BundleError` keep the old model."""
         with self._reload_lock:
+            previous = self.served
             try:
-                model = load_bundle(self.settings.model_dir)
+                model = load_bundle(self.settings.model_dir, self.settings.bundle_copy_below_bytes)
+                if previous is not None:
+                    _same_dataset(previous.engine.model.metadata.dataset, model.metadata.dataset)
             except BundleError as exc:
-                if self.served is None:
+                if previous is None:
                     self.not_ready_reason = str(exc)
+                self.last_reload = ReloadOutcome(datetime.now(UTC), "refused", str(exc))
+                metrics.reloaded("refused")
                 raise
             served = Served(Engine(model, self.settings.max_k), MovieJson(model.items))
             self.served = served
-            log.info("serving model %s from %s", served.engine.version, self.settings.model_dir)
+            self.last_reload = ReloadOutcome(model.loaded_at, "loaded", None)
+            metrics.reloaded("loaded")
+            metrics.served_version(
+                served.engine.version, previous.engine.version if previous else None
+            )
+            log.info("serving model %s from %s", served.engine.version, model.directory)
             return served
 
     def load_or_explain(self) -> None:
@@ -73,3 +96,11 @@ class ServingState:
         except BundleError as exc:
             current = self.served.engine.version if self.served else "no model"
             log.error("model not (re)loaded, still serving %s: %s", current, exc)
+
+
+def _same_dataset(served: str, candidate: str) -> None:
+    if candidate != served:
+        raise BundleError(
+            f"the new bundle was trained on {candidate!r} and the service serves {served!r}: "
+            "a reload keeps the dataset; restart the API to serve another one"
+        )
