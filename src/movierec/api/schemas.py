@@ -111,9 +111,13 @@ class CatalogueMovie(BaseModel):
 
 
 class MoviesResponse(BaseModel):
-    """Every movie the served model knows, in catalogue order (for search boxes and filters)."""
+    """The movies the served model knows, in catalogue order (for search boxes and filters):
+    `limit` of them (all when null) from `offset`, of `total`."""
 
     movies: list[CatalogueMovie]
+    total: int
+    offset: int
+    limit: int | None
 
 
 class PopularResponse(BaseModel):

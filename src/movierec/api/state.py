@@ -1,8 +1,9 @@
 """The per-process serving state: settings, the request logger and the current model.
 
-The current model is one immutable `Served` pair held in a single attribute: the engine and
-the pre-encoded JSON of its catalogue. A request reads it once, and a reload validates the new
-bundle completely and builds both before one reference assignment swaps them in, so no
+The current model is one immutable `Served` triple held in a single attribute: the engine,
+the pre-encoded JSON of its movies and of its /movies catalogue. A request reads it once, and
+a reload validates the new bundle completely and builds all three before one reference
+assignment swaps them in, so no
 request ever sees half a model and a bad bundle never replaces a good one. A reload also
 refuses a bundle trained on another dataset than the one served (a restart switches datasets),
 and every load leaves its outcome in `last_reload`, which /health reports.
@@ -18,7 +19,7 @@ from typing import Literal, NamedTuple
 
 from movierec.api import metrics
 from movierec.api.logger import RequestLogger
-from movierec.api.render import MovieJson
+from movierec.api.render import CatalogueJson, MovieJson
 from movierec.artifacts import BundleError
 from movierec.config import ServingSettings
 from movierec.serving.engine import Engine
@@ -29,10 +30,12 @@ log = logging.getLogger(__name__)
 
 
 class Served(NamedTuple):
-    """The engine of the current model and the JSON of its movies, swapped together."""
+    """The engine of the current model and the JSON of its movies and of its catalogue,
+    swapped together."""
 
     engine: Engine
     movies: MovieJson
+    catalogue: CatalogueJson
 
 
 class ReloadOutcome(NamedTuple):
@@ -79,7 +82,11 @@ class ServingState:
                 self.last_reload = ReloadOutcome(datetime.now(UTC), "refused", str(exc))
                 metrics.reloaded("refused")
                 raise
-            served = Served(Engine(model, self.settings.max_k), MovieJson(model.items))
+            served = Served(
+                Engine(model, self.settings.max_k),
+                MovieJson(model.items),
+                CatalogueJson(model.items),
+            )
             self.served = served
             self.last_reload = ReloadOutcome(model.loaded_at, "loaded", None)
             metrics.reloaded("loaded")
