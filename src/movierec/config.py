@@ -144,6 +144,18 @@ class TrainingSettings(Section):
         return value.lower()
 
 
+class ServerLimits(Section):
+    """Connection limits of the API server: uvicorn's own settings under their uvicorn names,
+    and the two `movierec.api.protocol` adds (a deadline for and a bound on request headers)."""
+
+    timeout_keep_alive: int = Field(5, ge=1)
+    limit_concurrency: int = Field(1000, ge=1)
+    backlog: int = Field(2048, ge=1)
+    timeout_graceful_shutdown: int = Field(8, ge=1)
+    header_timeout: float = Field(5.0, gt=0)
+    max_header_bytes: int = Field(16384, ge=1024)
+
+
 class ServingSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -158,6 +170,7 @@ class ServingSettings(Section):
     max_body_bytes: int = Field(16384, ge=256)
     bundle_copy_below_bytes: int = Field(64 * 2**20, ge=0)
     admin_token: str = ""
+    limits: ServerLimits = Field(default_factory=ServerLimits)
 
 
 class FrontendSettings(Section):

@@ -8,6 +8,10 @@ POPULAR = "/popular"
 MOVIES = "/movies"
 MODEL = "/model"
 ADMIN_RELOAD = "/admin/reload"
+METRICS = "/metrics"
+
+# Every route of the API's own (the metrics label any other path "other").
+ROUTES = (HEALTH, RECOMMEND, SIMILAR, POPULAR, MOVIES, MODEL, ADMIN_RELOAD, METRICS)
 
 # The endpoints that answer a ranking of movies: one request-log row per answer.
 RANKED = (RECOMMEND, SIMILAR, POPULAR)

@@ -10,8 +10,13 @@ before it can answer uvicorn's start-up check, and imports the app only when it 
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from movierec.config import ServingSettings
 
@@ -32,6 +37,42 @@ class AppFactory:
         return create_app(self.settings, self.store_url)
 
 
+@contextlib.contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a fresh directory for prometheus-client's multiprocess mode (set
+    in the environment the workers inherit), removed at the end; an operator's own
+    PROMETHEUS_MULTIPROC_DIR is kept."""
+    variable = "PROMETHEUS_MULTIPROC_DIR"
+    if workers == 1 or os.environ.get(variable):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="movierec-metrics-")
+    os.environ[variable] = directory
+    try:
+        yield
+    finally:
+        del os.environ[variable]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def uvicorn_options(settings: ServingSettings) -> dict[str, Any]:
+    """uvicorn's connection limits from `serving.limits`, and the protocol that bounds headers."""
+    from movierec.api.protocol import GuardedHttpToolsProtocol
+
+    limits = settings.limits
+    return {
+        "http": functools.partial(
+            GuardedHttpToolsProtocol,
+            header_timeout=limits.header_timeout,
+            max_header_bytes=limits.max_header_bytes,
+        ),
+        "timeout_keep_alive": limits.timeout_keep_alive,
+        "limit_concurrency": limits.limit_concurrency,
+        "backlog": limits.backlog,
+        "timeout_graceful_shutdown": limits.timeout_graceful_shutdown,
+    }
+
+
 def run_server(settings: ServingSettings, store_url: str = "") -> None:
     """Serve until stopped (blocking): the request log in `store_url`, or when it is empty in
     the SQLite file `settings.log_db`; exit status 3 when the server could not start."""
@@ -46,9 +87,11 @@ def run_server(settings: ServingSettings, store_url: str = "") -> None:
         workers=settings.workers,
         timeout_worker_healthcheck=settings.worker_start_timeout_s,
         access_log=False,
+        **uvicorn_options(settings),
     )
     if settings.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        with _shared_metrics(settings.workers):
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):

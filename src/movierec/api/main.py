@@ -26,13 +26,26 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
+from movierec.api import metrics
 from movierec.api.errors import install_error_handlers
 from movierec.api.middleware import RequestLogMiddleware
-from movierec.api.routes import admin, health, model, movies, popular, recommend, similar
+from movierec.api.routes import (
+    admin,
+    health,
+    model,
+    movies,
+    popular,
+    recommend,
+    similar,
+)
+from movierec.api.routes import metrics as metrics_route
 from movierec.api.state import ServingState
 from movierec.config import ServingSettings, get_settings
+from movierec.endpoints import ROUTES
 
-ROUTERS = (health, recommend, similar, popular, movies, model, admin)
+ROUTERS = (health, recommend, similar, popular, movies, model, admin, metrics_route)
+# How often each worker publishes its request-log counters to /metrics.
+LOG_METRICS_INTERVAL_S = 1.0
 
 
 def _listen_for_sighup(state: ServingState) -> bool:
@@ -47,9 +60,16 @@ def _listen_for_sighup(state: ServingState) -> bool:
     return True
 
 
+async def _publish_log_counters(state: ServingState) -> None:
+    while True:
+        state.log_counters.update(state.logger.stats())
+        await asyncio.sleep(LOG_METRICS_INTERVAL_S)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the logger, load the model, listen for SIGHUP; on exit flush the log."""
+    """Start the logger, load the model, listen for SIGHUP, publish the log's counters; on
+    exit flush the log."""
     state: ServingState = app.state.serving
     # One request's numpy/FAISS work is far too small to split; extra BLAS and OpenMP threads
     # only contend with the event loop (they cut /recommend throughput by two thirds).
@@ -58,14 +78,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.logger.start()
     await asyncio.to_thread(state.load_or_explain)
     listening = _listen_for_sighup(state)
+    publisher = asyncio.create_task(_publish_log_counters(state))
     try:
         yield
     finally:
+        publisher.cancel()
         blas_limit.restore_original_limits()
         if listening:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await asyncio.to_thread(state.logger.stop)
+        metrics.process_exited()
 
 
 def create_app(settings: ServingSettings | None = None, store_url: str = "") -> FastAPI:
@@ -83,6 +106,10 @@ def create_app(settings: ServingSettings | None = None, store_url: str = "") -> 
     app.state.serving = ServingState(settings, store_url or settings.log_db)
     for routes in ROUTERS:
         app.include_router(routes.router)
-    app.add_middleware(RequestLogMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestLogMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics.RequestMetrics(set(ROUTES)),
+    )
     install_error_handlers(app)
     return app

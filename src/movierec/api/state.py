@@ -62,6 +62,7 @@ class ServingState:
         self.served: Served | None = None
         self.not_ready_reason = "the service is starting"
         self.last_reload: ReloadOutcome | None = None
+        self.log_counters = metrics.LogCounters()
         self._reload_lock = threading.Lock()
 
     @property
