@@ -200,9 +200,18 @@ class SimulatorSettings(Section):
     popular_share: float = Field(0.1, ge=0, le=1)
 
 
+class RetentionSettings(Section):
+    """How long the request log keeps rows (`movierec.store.retention`); null disables a limit."""
+
+    max_age_days: float | None = Field(30.0, gt=0)
+    max_rows: int | None = Field(5_000_000, ge=1)
+    interval_s: float = Field(300.0, gt=0)
+
+
 class MonitoringSettings(Section):
     dashboard_port: int = Field(8501, ge=1, le=65535)
     log_db: Path = Path("data/logs/requests.db")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     bucket: str = "1min"
     replay_k: int = Field(10, ge=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)

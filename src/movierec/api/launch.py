@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from movierec.config import ServingSettings
+from movierec.config import RetentionSettings, ServingSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -26,15 +26,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AppFactory:
-    """`create_app(settings, store_url)` as a picklable callable (uvicorn's `factory=True`)."""
+    """`create_app(settings, store_url, retention)` as a picklable callable (uvicorn's
+    `factory=True`)."""
 
     settings: ServingSettings
     store_url: str = ""
+    retention: RetentionSettings | None = None
 
     def __call__(self) -> FastAPI:
         from movierec.api.main import create_app
 
-        return create_app(self.settings, self.store_url)
+        return create_app(self.settings, self.store_url, self.retention)
 
 
 @contextlib.contextmanager
@@ -73,14 +75,17 @@ def uvicorn_options(settings: ServingSettings) -> dict[str, Any]:
     }
 
 
-def run_server(settings: ServingSettings, store_url: str = "") -> None:
+def run_server(
+    settings: ServingSettings, store_url: str = "", retention: RetentionSettings | None = None
+) -> None:
     """Serve until stopped (blocking): the request log in `store_url`, or when it is empty in
-    the SQLite file `settings.log_db`; exit status 3 when the server could not start."""
+    the SQLite file `settings.log_db`, kept as `retention` says; exit status 3 when the server
+    could not start."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(
-        AppFactory(settings, store_url),
+        AppFactory(settings, store_url, retention),
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -40,7 +40,7 @@ from movierec.api.routes import (
 )
 from movierec.api.routes import metrics as metrics_route
 from movierec.api.state import ServingState
-from movierec.config import ServingSettings, get_settings
+from movierec.config import RetentionSettings, ServingSettings, get_settings
 from movierec.endpoints import ROUTES
 
 ROUTERS = (health, recommend, similar, popular, movies, model, admin, metrics_route)
@@ -91,19 +91,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics.process_exited()
 
 
-def create_app(settings: ServingSettings | None = None, store_url: str = "") -> FastAPI:
-    """Build the app; `settings` and `store_url` default to `get_settings()`'s `serving` and
-    `store.url` (configs + env vars). The request log goes to `store_url`, or when it is empty
-    to the SQLite file `settings.log_db`."""
+def create_app(
+    settings: ServingSettings | None = None,
+    store_url: str = "",
+    retention: RetentionSettings | None = None,
+) -> FastAPI:
+    """Build the app; `settings`, `store_url` and `retention` default to `get_settings()`'s
+    `serving`, `store.url` and `monitoring.retention` (configs + env vars). The request log
+    goes to `store_url`, or when it is empty to the SQLite file `settings.log_db`."""
     if settings is None:
         configured = get_settings()
         settings, store_url = configured.serving, configured.store.url
+        retention = configured.monitoring.retention
     app = FastAPIOffline(
         title="movierec",
         summary="Movie recommendations from the production model",
         lifespan=lifespan,
     )
-    app.state.serving = ServingState(settings, store_url or settings.log_db)
+    app.state.serving = ServingState(settings, store_url or settings.log_db, retention)
     for routes in ROUTERS:
         app.include_router(routes.router)
     app.add_middleware(

@@ -21,7 +21,7 @@ from movierec.api import metrics
 from movierec.api.logger import RequestLogger
 from movierec.api.render import CatalogueJson, MovieJson
 from movierec.artifacts import BundleError
-from movierec.config import ServingSettings
+from movierec.config import RetentionSettings, ServingSettings
 from movierec.serving.engine import Engine
 from movierec.serving.loader import load_bundle
 from movierec.store.database import Database
@@ -50,13 +50,19 @@ class ServingState:
     """Shared by the routes through `movierec.api.deps`; built by `create_app`, started in
     its lifespan."""
 
-    def __init__(self, settings: ServingSettings, log_database: Database) -> None:
+    def __init__(
+        self,
+        settings: ServingSettings,
+        log_database: Database,
+        retention: RetentionSettings | None = None,
+    ) -> None:
         self.settings = settings
         self.logger = RequestLogger(
             log_database,
             queue_size=settings.log_queue_size,
             batch_size=settings.log_batch_size,
             flush_interval_s=settings.log_flush_interval_s,
+            retention=retention,
         )
         self.started_monotonic = time.monotonic()
         self.served: Served | None = None
