@@ -8,7 +8,7 @@ MOVIEREC := $(RUN) movierec
 .DEFAULT_GOAL := help
 .PHONY: help setup up download-data process-data build-features train export pipeline serve \
 	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint requirements format typecheck \
-	check benchmark-pipeline benchmark-serving benchmark-similar clean
+	check benchmark-pipeline benchmark-serving benchmark-similar benchmark-soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -117,6 +117,9 @@ benchmark-serving: setup ## Load-test the API on ml-100k artifacts; JSON in benc
 
 benchmark-similar: setup ## Compare the /similar sources on ml-100k; JSON in benchmarks/results/
 	$(RUN) python -m benchmarks.similar
+
+benchmark-soak: setup $(MODEL) ## 60 s at saturation with reloads, hostile connections, stops and kill -9; JSON in benchmarks/results/
+	$(RUN) python -m benchmarks.soak
 
 clean: ## Remove generated data, models, logs and tracking stores
 	rm -rf data models mlartifacts mlruns mlflow.db benchmarks/results

@@ -5,21 +5,19 @@ slow and oversized connections are closed while /health keeps answering."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from movierec import artifacts as art
-from tests.bundles import build_bundle, build_synthetic_bundle
+from tests.bundles import build_synthetic_bundle
+from tests.reliability.bundles import BAD_BUNDLES, copy_release, switch
 from tests.reliability.conftest import AUTH, Load, Server, serving
-from tests.synthetic import generate
 
 pytestmark = pytest.mark.e2e
 
@@ -48,69 +46,8 @@ def server(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield running
 
 
-def switch(releases: Path, name: str) -> None:
-    """Point `production` at a release as export does: a new link renamed over the old."""
-    link = releases / f".link-{name}"
-    link.symlink_to(releases / name)
-    link.replace(releases / "production")
-
-
 def copy_of(releases: Path, name: str) -> Path:
-    target = releases / name
-    shutil.copytree(releases / "v1", target)
-    for path in target.iterdir():
-        path.chmod(0o644)
-    return target
-
-
-def resealed(change: Callable[[Path], None]) -> Callable[[Path], None]:
-    def damage(bundle: Path) -> None:
-        change(bundle)
-        art.write_manifest(bundle)
-
-    return damage
-
-
-def scaled(bundle: Path) -> None:
-    path = bundle / art.USER_EMBEDDINGS
-    np.save(path, np.load(path) * np.float32(1e20))
-
-
-def with_nan(bundle: Path) -> None:
-    path = bundle / art.ITEM_EMBEDDINGS
-    array = np.load(path)
-    array[0, 0] = np.nan
-    np.save(path, array)
-
-
-def edited_in_place(bundle: Path) -> None:
-    path = bundle / art.USER_EMBEDDINGS
-    size = path.stat().st_size
-    with path.open("r+b") as file:
-        file.seek(size - 64)
-        file.write(b"\x7f" * 64)
-
-
-def truncated(bundle: Path) -> None:
-    with (bundle / art.USER_EMBEDDINGS).open("r+b") as file:
-        file.truncate(200)
-
-
-def other_dataset(bundle: Path) -> None:
-    shutil.rmtree(bundle)
-    data = generate()
-    build_bundle(bundle, data.ratings, data.items, version="other", dataset="ml-25m")
-
-
-BAD_BUNDLES: dict[str, tuple[Callable[[Path], None], str]] = {
-    "nan": (resealed(with_nan), "NaN"),
-    "huge": (resealed(scaled), "cannot rank"),
-    "edited": (edited_in_place, "SHA-256"),
-    "truncated": (truncated, "size"),
-    "missing": (resealed(lambda b: (b / art.SIMILAR_ITEMS).unlink()), "missing"),
-    "unsealed": (lambda b: (b / art.MANIFEST).unlink(), "manifest"),
-    "dataset": (other_dataset, "restart the API"),
-}
+    return copy_release(releases / "v1", releases / name)
 
 
 def test_reloads_under_load_of_good_and_bad_bundles_fail_no_request(
