@@ -9,7 +9,7 @@ MOVIEREC := $(RUN) movierec
 .PHONY: help setup up download-data process-data build-features train export pipeline serve \
 	frontend dashboard mlflow-ui simulate kpis replay test test-fast lint requirements format typecheck \
 	check benchmark-pipeline benchmark-serving benchmark-serving-scale benchmark-dashboard benchmark-similar \
-	benchmark-spark benchmark-retrain clean
+	benchmark-spark benchmark-retrain benchmark-soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -130,6 +130,9 @@ benchmark-spark: setup ## ALS on the Spark engine beside the local one (DATASET=
 
 benchmark-retrain: setup ## Retrain on ml-100k + 10k feedback events, switch 2 workers under wrk
 	$(RUN) python -m benchmarks.retrain
+
+benchmark-soak: setup $(MODEL) ## 60 s at saturation with reloads, hostile connections, stops and kill -9; JSON in benchmarks/results/
+	$(RUN) python -m benchmarks.soak
 
 clean: ## Remove generated data, models, logs and tracking stores
 	rm -rf data models mlartifacts mlruns mlflow.db benchmarks/results

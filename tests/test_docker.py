@@ -207,9 +207,17 @@ def test_mlflow_runs_one_worker_and_no_job_runner() -> None:
 def test_frontend_links_point_at_the_published_api(monkeypatch: pytest.MonkeyPatch) -> None:
     frontend = container_settings("frontend", monkeypatch).frontend
     assert frontend.api_url == "http://api:8000"  # the compose network's name for the API
-    published = {port.split(":")[0] for port in services()["api"]["ports"]}
+    published = {port.split(":")[-2] for port in services()["api"]["ports"]}
     assert frontend.public_api_url == "http://localhost:8000"
     assert frontend.public_api_url.rsplit(":", 1)[1] in published
+
+
+def test_ports_are_published_on_the_hosts_loopback_only_by_default() -> None:
+    published = [
+        with_defaults(port) for service in services().values() for port in service.get("ports", [])
+    ]
+    assert len(published) == 4
+    assert all(port.startswith("127.0.0.1:") for port in published), published
 
 
 def shell_snippet(service: str, old: str, new: str) -> str:

@@ -16,6 +16,7 @@ A bundle is a directory (`models/production/`) holding:
 | item_weights.npz      | scipy CSR (n_items, n_items), only for scorer "item_weights"     |
 | similar_items.npz     | `SimilarItems`: each item's most similar items, for /similar     |
 | metrics.json          | the full offline evaluation of every candidate (informational)   |
+| manifest.json         | {"files": {name: {"size", "sha256"}}} of every other file        |
 
 Scorers: "embeddings" scores user u as `user_embeddings[u] @ item_embeddings.T` (ALS);
 "item_weights" scores as `user_items[u] @ item_weights` (item-item cosine, EASE). /similar
@@ -23,11 +24,23 @@ reads `similar_items.npz`, whatever the scorer; `metadata.similarity` says how i
 
 `ArtifactBundle.write` lays a bundle out; `read_bundle` validates and reads one back. Both
 sides use the reader: export before it switches production, serving before it swaps a model.
+
+Integrity: `read_bundle` resolves the directory once (a `production` symlink swapped during a
+read cannot pair one release's files with another's) and checks every file against the
+manifest's size and SHA-256, so a file edited in place since export is refused. Files up to
+`copy_below_bytes` are read into memory and parsed from the bytes that were hashed, so a later
+edit or truncation of the file cannot reach the loaded model; larger dense arrays are
+memory-mapped (shared by worker processes) after their size and hash are checked. Values are
+bounded (`MAX_MAGNITUDE`) so that every score is a finite float32 that ranks.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -48,10 +61,19 @@ POPULARITY = "popularity.json"
 ITEM_WEIGHTS = "item_weights.npz"
 SIMILAR_ITEMS = "similar_items.npz"
 METRICS = "metrics.json"
+MANIFEST = "manifest.json"
+
+# Bound on embedding norms and on the entries of the sparse matrices: trained models stay
+# far below it, and under it every score (a dot product of at most a few thousand terms) is
+# a finite float32. A bundle beyond it (a broken export, values x1e20) cannot rank.
+MAX_MAGNITUDE = 1e4
+# Files up to this size are copied into memory at load; larger dense arrays are mapped.
+COPY_BELOW_BYTES = 64 * 2**20
 
 Scorer = Literal["embeddings", "item_weights"]
 
 REBUILD = "run `make train` (or `movierec train`) to rebuild models/production"
+RESEAL = "re-export it with `movierec export` (released files are never edited in place)"
 
 COMMON_FILES = (
     MODEL_METADATA,
@@ -153,6 +175,30 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
+def _sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def write_manifest(directory: Path) -> None:
+    """Record the size and SHA-256 of every file of the bundle in `directory` (manifest.json)."""
+    files = {
+        path.name: {"size": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.name != MANIFEST
+    }
+    write_json(directory / MANIFEST, {"files": files})
+
+
+def seal(directory: Path) -> None:
+    """Write the manifest, then make every file of the bundle read-only (a release is final)."""
+    write_manifest(directory)
+    read_only = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+    for path in directory.iterdir():
+        if path.is_file():
+            path.chmod(read_only)
+
+
 @dataclass
 class ArtifactBundle:
     """Everything serving needs, in memory; `write` lays it out as the table above."""
@@ -189,6 +235,7 @@ class ArtifactBundle:
             sp.save_npz(directory / ITEM_WEIGHTS, self.item_weights.astype(np.float32).tocsr())
         self.similar_items.write(directory / SIMILAR_ITEMS)
         write_json(directory / MODEL_METADATA, self.metadata.model_dump())
+        write_manifest(directory)
 
 
 class BundleError(Exception):
@@ -197,7 +244,8 @@ class BundleError(Exception):
 
 @dataclass(frozen=True)
 class BundleContents:
-    """A validated bundle, read back; dense arrays are read-only memory maps."""
+    """A validated bundle, read back from its release `directory` (symlinks resolved); dense
+    arrays are read-only (memory maps above the copy threshold)."""
 
     directory: Path
     metadata: ModelMetadata
@@ -226,17 +274,93 @@ def _fail(path: Path, problem: str) -> BundleError:
     return BundleError(f"{path}: {problem}; {REBUILD}")
 
 
-def _read_bundle_json(path: Path) -> Any:
-    try:
-        return read_json(path)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(path, f"cannot be read as JSON ({exc})") from exc
+class _VerifiedFiles:
+    """The files of one release directory, each checked against the manifest as it is read."""
+
+    def __init__(self, directory: Path, copy_below_bytes: int) -> None:
+        self.directory = directory
+        self.copy_below_bytes = copy_below_bytes
+        path = directory / MANIFEST
+        if not path.is_file():
+            raise BundleError(
+                f"{directory}: no {MANIFEST} (sizes and SHA-256 of its files); {RESEAL}"
+            )
+        try:
+            raw = json.loads(path.read_bytes())
+            self.expected = {
+                str(name): (int(entry["size"]), str(entry["sha256"]))
+                for name, entry in raw["files"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BundleError(
+                f"{path}: not a manifest of sizes and SHA-256 ({exc}); {RESEAL}"
+            ) from exc
+
+    def path(self, name: str) -> Path:
+        return self.directory / name
+
+    def _expected(self, name: str) -> tuple[int, str]:
+        if name not in self.expected:
+            raise BundleError(f"{self.path(name)}: not listed in {MANIFEST}; {RESEAL}")
+        return self.expected[name]
+
+    def _mismatch(self, name: str, what: str) -> BundleError:
+        return BundleError(
+            f"{self.path(name)}: {what} differs from {MANIFEST}: the file changed after "
+            f"export; {RESEAL}"
+        )
+
+    def read(self, name: str) -> bytes:
+        """The file's bytes, once their size and SHA-256 match the manifest."""
+        size, digest = self._expected(name)
+        try:
+            data = self.path(name).read_bytes()
+        except OSError as exc:
+            raise _fail(self.path(name), f"cannot be read ({exc})") from exc
+        if len(data) != size:
+            raise self._mismatch(name, f"size {len(data)} (expected {size})")
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise self._mismatch(name, "SHA-256")
+        return data
+
+    def is_large(self, name: str) -> bool:
+        return self._expected(name)[0] > self.copy_below_bytes
+
+    def check_in_place(self, name: str) -> Path:
+        """The path of a file to map, once its size and SHA-256 on disk match the manifest."""
+        size, digest = self._expected(name)
+        path = self.path(name)
+        try:
+            actual = path.stat().st_size
+            if actual != size:
+                raise self._mismatch(name, f"size {actual} (expected {size})")
+            if _sha256(path) != digest:
+                raise self._mismatch(name, "SHA-256")
+        except OSError as exc:
+            raise _fail(path, f"cannot be read ({exc})") from exc
+        return path
+
+    def json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read(name))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _fail(self.path(name), f"cannot be read as JSON ({exc})") from exc
 
 
-def _load_dense(path: Path, shape: tuple[int, int]) -> np.ndarray:
+def _check_magnitude(path: Path, largest: float, what: str) -> None:
+    if not largest <= MAX_MAGNITUDE:  # also refuses NaN and an overflow to infinity
+        raise _fail(path, f"has {what} {largest:.3g}, beyond {MAX_MAGNITUDE:g}: it cannot rank")
+
+
+def _load_dense(files: _VerifiedFiles, name: str, shape: tuple[int, int]) -> np.ndarray:
+    path = files.path(name)
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        if files.is_large(name):
+            array = np.load(files.check_in_place(name), mmap_mode="r", allow_pickle=False)
+        else:
+            array = np.load(io.BytesIO(files.read(name)), allow_pickle=False)
+            array.flags.writeable = False
+    except ValueError as exc:
         raise _fail(path, f"is not a readable .npy array ({exc})") from exc
     if array.shape != shape:
         raise _fail(path, f"has shape {array.shape}, expected {shape}")
@@ -244,26 +368,32 @@ def _load_dense(path: Path, shape: tuple[int, int]) -> np.ndarray:
         raise _fail(path, f"has dtype {array.dtype}, expected float32")
     if not np.isfinite(array).all():
         raise _fail(path, "contains NaN or infinite values")
-    # A plain ndarray view of the mapping: np.memmap's per-slice bookkeeping would cost more
+    if len(array):
+        squared = np.einsum("ij,ij->i", array, array)
+        _check_magnitude(path, float(np.sqrt(squared.max())), "a vector of norm")
+    # A plain ndarray view of a mapping: np.memmap's per-slice bookkeeping would cost more
     # than the dot product of a request.
     return np.asarray(array)
 
 
-def _load_sparse(path: Path, shape: tuple[int, int]) -> sp.csr_matrix:
+def _load_sparse(files: _VerifiedFiles, name: str, shape: tuple[int, int]) -> sp.csr_matrix:
+    path = files.path(name)
     try:
-        matrix = sp.load_npz(path).tocsr()
-    except (OSError, ValueError, KeyError) as exc:
+        matrix = sp.load_npz(io.BytesIO(files.read(name))).tocsr()
+    except (ValueError, KeyError, OSError) as exc:
         raise _fail(path, f"is not a readable scipy sparse .npz ({exc})") from exc
     if matrix.shape != shape:
         raise _fail(path, f"has shape {matrix.shape}, expected {shape}")
     if not np.isfinite(matrix.data).all():
         raise _fail(path, "contains NaN or infinite values")
+    _check_magnitude(path, float(np.abs(matrix.data).max(initial=0.0)), "an entry of size")
     matrix.sort_indices()
     return matrix
 
 
-def _load_mapping(path: Path, size: int) -> dict[int, int]:
-    raw = _read_bundle_json(path)
+def _load_mapping(files: _VerifiedFiles, name: str, size: int) -> dict[int, int]:
+    raw = files.json(name)
+    path = files.path(name)
     try:
         mapping = {int(key): int(value) for key, value in raw.items()}
     except (AttributeError, TypeError, ValueError) as exc:
@@ -280,8 +410,9 @@ def _ids_in_order(mapping: dict[int, int]) -> np.ndarray:
     return ids
 
 
-def _load_items(path: Path, item_ids: np.ndarray) -> list[ItemRecord]:
-    raw = _read_bundle_json(path)
+def _load_items(files: _VerifiedFiles, item_ids: np.ndarray) -> list[ItemRecord]:
+    raw = files.json(ITEM_FEATURES)
+    path = files.path(ITEM_FEATURES)
     if not isinstance(raw, list) or len(raw) != len(item_ids):
         raise _fail(path, f"expected a list of {len(item_ids)} items in column order")
     try:
@@ -302,8 +433,9 @@ def _load_items(path: Path, item_ids: np.ndarray) -> list[ItemRecord]:
     return items
 
 
-def _load_popularity(path: Path, item_columns: dict[int, int]) -> np.ndarray:
-    raw = _read_bundle_json(path)
+def _load_popularity(files: _VerifiedFiles, item_columns: dict[int, int]) -> np.ndarray:
+    raw = files.json(POPULARITY)
+    path = files.path(POPULARITY)
     scores = np.full(len(item_columns), np.nan)
     try:
         for entry in raw:
@@ -315,9 +447,10 @@ def _load_popularity(path: Path, item_columns: dict[int, int]) -> np.ndarray:
     return scores
 
 
-def _load_similar_items(path: Path, n_items: int) -> SimilarItems:
+def _load_similar_items(files: _VerifiedFiles, n_items: int) -> SimilarItems:
+    path = files.path(SIMILAR_ITEMS)
     try:
-        with np.load(path, allow_pickle=False) as arrays:
+        with np.load(io.BytesIO(files.read(SIMILAR_ITEMS)), allow_pickle=False) as arrays:
             table = SimilarItems(
                 columns=arrays["columns"],
                 scores=arrays["scores"],
@@ -343,13 +476,14 @@ def _load_similar_items(path: Path, n_items: int) -> SimilarItems:
     return table
 
 
-def _load_index(path: Path, n_items: int, dim: int) -> Any:
+def _load_index(files: _VerifiedFiles, n_items: int, dim: int) -> Any:
     # Imported here: the file names and metadata of this module are also read by the
     # dashboard and `movierec up`, which never load an index.
     import faiss
 
+    path = files.path(ITEM_INDEX)
     try:
-        index = faiss.read_index(str(path))
+        index = faiss.deserialize_index(np.frombuffer(files.read(ITEM_INDEX), dtype=np.uint8))
     except RuntimeError as exc:
         raise _fail(path, f"is not a readable FAISS index ({exc})") from exc
     if index.ntotal != n_items or index.d != dim:
@@ -359,17 +493,22 @@ def _load_index(path: Path, n_items: int, dim: int) -> Any:
     return index
 
 
-def read_bundle(directory: Path) -> BundleContents:
+def read_bundle(directory: Path, copy_below_bytes: int = COPY_BELOW_BYTES) -> BundleContents:
     """Validate and read the bundle in `directory`; raise `BundleError` on any problem.
 
-    Checked: every file its scorer needs, array shapes that agree with the metadata and the
-    mappings, ids one-to-one onto rows and columns, no NaN or infinite number.
+    Checked: every file its scorer needs, each file's size and SHA-256 against the manifest,
+    array shapes that agree with the metadata and the mappings, ids one-to-one onto rows and
+    columns, no NaN or infinite number, vector norms and matrix entries within
+    `MAX_MAGNITUDE`. A symlinked `directory` is resolved once, and every file is read from
+    that release.
     """
+    directory = Path(os.path.realpath(directory))
     meta_path = directory / MODEL_METADATA
     if not meta_path.is_file():
         raise BundleError(f"no production model in {directory} (no {MODEL_METADATA}); {REBUILD}")
+    files = _VerifiedFiles(directory, copy_below_bytes)
     try:
-        metadata = ModelMetadata.model_validate(_read_bundle_json(meta_path))
+        metadata = ModelMetadata.model_validate(files.json(MODEL_METADATA))
     except ValidationError as exc:
         raise _fail(meta_path, f"does not match ModelMetadata ({exc})") from exc
     missing = [name for name in required_files(metadata.scorer) if not (directory / name).is_file()]
@@ -378,24 +517,24 @@ def read_bundle(directory: Path) -> BundleContents:
             f"{directory}: missing {', '.join(missing)} for scorer {metadata.scorer!r}; {REBUILD}"
         )
     n_users, n_items, dim = metadata.n_users, metadata.n_items, metadata.embedding_dim
-    user_rows = _load_mapping(directory / USER_MAPPING, n_users)
-    item_columns = _load_mapping(directory / ITEM_MAPPING, n_items)
+    user_rows = _load_mapping(files, USER_MAPPING, n_users)
+    item_columns = _load_mapping(files, ITEM_MAPPING, n_items)
     item_ids = _ids_in_order(item_columns)
     weights = None
     if metadata.scorer == "item_weights":
-        weights = _load_sparse(directory / ITEM_WEIGHTS, (n_items, n_items))
+        weights = _load_sparse(files, ITEM_WEIGHTS, (n_items, n_items))
     return BundleContents(
         directory=directory,
         metadata=metadata,
         user_rows=user_rows,
         item_columns=item_columns,
         item_ids=item_ids,
-        items=_load_items(directory / ITEM_FEATURES, item_ids),
-        user_embeddings=_load_dense(directory / USER_EMBEDDINGS, (n_users, dim)),
-        item_embeddings=_load_dense(directory / ITEM_EMBEDDINGS, (n_items, dim)),
-        user_items=_load_sparse(directory / USER_ITEMS, (n_users, n_items)),
-        popularity=_load_popularity(directory / POPULARITY, item_columns),
+        items=_load_items(files, item_ids),
+        user_embeddings=_load_dense(files, USER_EMBEDDINGS, (n_users, dim)),
+        item_embeddings=_load_dense(files, ITEM_EMBEDDINGS, (n_items, dim)),
+        user_items=_load_sparse(files, USER_ITEMS, (n_users, n_items)),
+        popularity=_load_popularity(files, item_columns),
         item_weights=weights,
-        similar_items=_load_similar_items(directory / SIMILAR_ITEMS, n_items),
-        index=_load_index(directory / ITEM_INDEX, n_items, dim),
+        similar_items=_load_similar_items(files, n_items),
+        index=_load_index(files, n_items, dim),
     )

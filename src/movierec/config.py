@@ -199,6 +199,18 @@ class ApproximateSettings(Section):
     ef_search: int = Field(128, ge=1)
 
 
+class ServerLimits(Section):
+    """Connection limits of the API server: uvicorn's own settings under their uvicorn names,
+    and the two `movierec.api.protocol` adds (a deadline for and a bound on request headers)."""
+
+    timeout_keep_alive: int = Field(5, ge=1)
+    limit_concurrency: int = Field(1000, ge=1)
+    backlog: int = Field(2048, ge=1)
+    timeout_graceful_shutdown: int = Field(8, ge=1)
+    header_timeout: float = Field(5.0, gt=0)
+    max_header_bytes: int = Field(16384, ge=1024)
+
+
 class ServingSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -216,6 +228,7 @@ class ServingSettings(Section):
     max_k: int = Field(100, ge=1)
     approximate: ApproximateSettings = Field(default_factory=ApproximateSettings)
     max_body_bytes: int = Field(16384, ge=256)
+    bundle_copy_below_bytes: int = Field(64 * 2**20, ge=0)
     admin_token: str = ""
     # Each worker looks at the production pointer this often and switches on a change.
     reload_poll_s: float = Field(2.0, gt=0)
@@ -223,6 +236,7 @@ class ServingSettings(Section):
     # by a hash of the user id, whose /recommend it answers while it is there.
     challenger_dir: Path = Path("models/challenger")
     challenger_share: float = Field(0.1, ge=0, le=1)
+    limits: ServerLimits = Field(default_factory=ServerLimits)
 
 
 class FrontendSettings(Section):
@@ -258,9 +272,18 @@ class SimulatorSettings(Section):
     dislike_share: float = Field(0.02, ge=0, le=1)
 
 
+class RetentionSettings(Section):
+    """How long the request log keeps rows (`movierec.store.retention`); null disables a limit."""
+
+    max_age_days: float | None = Field(30.0, gt=0)
+    max_rows: int | None = Field(5_000_000, ge=1)
+    interval_s: float = Field(300.0, gt=0)
+
+
 class MonitoringSettings(Section):
     dashboard_port: int = Field(8501, ge=1, le=65535)
     log_db: Path = Path("data/logs/requests.db")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     bucket: str = "1min"
     replay_k: int = Field(10, ge=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)

@@ -12,6 +12,23 @@ FEEDBACK = "/feedback"
 FEEDBACK_BATCH = "/feedback/batch"
 USERS = "/users"
 USER_FEEDBACK = "/users/{user_id}/feedback"
+METRICS = "/metrics"
+
+# Every route of the API's own (the metrics label any other path "other").
+ROUTES = (
+    HEALTH,
+    RECOMMEND,
+    SIMILAR,
+    POPULAR,
+    MOVIES,
+    MODEL,
+    ADMIN_RELOAD,
+    METRICS,
+    FEEDBACK,
+    FEEDBACK_BATCH,
+    USERS,
+    USER_FEEDBACK,
+)
 
 # The endpoints that answer a ranking of movies: one request-log row per answer.
 RANKED = (RECOMMEND, SIMILAR, POPULAR)

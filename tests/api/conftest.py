@@ -69,3 +69,26 @@ def log_rows(db: Path) -> list[sqlite3.Row]:
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row
         return conn.execute("SELECT * FROM request_logs ORDER BY timestamp").fetchall()
+
+
+@pytest.fixture(scope="module")
+def make_module_client(
+    tmp_path_factory: pytest.TempPathFactory, bundles: dict[str, Path]
+) -> Iterator[Callable[..., TestClient]]:
+    """`make_module_client(**overrides)`: TestClients over the embeddings bundle that live for
+    the whole module (one lifespan per module, closed at its end)."""
+    root = tmp_path_factory.mktemp("module-client")
+    opened: list[TestClient] = []
+
+    def factory(**overrides: Any) -> TestClient:
+        settings = ServingSettings(
+            model_dir=bundles["embeddings"], log_db=root / f"logs{len(opened)}/requests.db"
+        ).model_copy(update=overrides)
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield factory
+    for client in opened:
+        client.__exit__(None, None, None)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from movierec.artifacts import USER_EMBEDDINGS
+from movierec.artifacts import USER_EMBEDDINGS, write_manifest
 from tests.api.conftest import ClientFactory
-from tests.bundles import build_synthetic_bundle
+from tests.bundles import build_bundle, build_synthetic_bundle
+from tests.synthetic import generate
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -85,6 +86,7 @@ def test_a_corrupt_bundle_is_refused_and_the_old_model_keeps_serving(
         embeddings[0, 0] = np.nan
         (model_dir / USER_EMBEDDINGS).unlink()  # the loaded model keeps its mapping
         np.save(model_dir / USER_EMBEDDINGS, embeddings)
+        write_manifest(model_dir)  # a bundle exported broken, not damaged afterwards
         response = client.post("/admin/reload", headers=AUTH)
         assert response.status_code == 409
         detail = response.json()["detail"]
@@ -103,3 +105,39 @@ def test_reload_brings_a_not_ready_service_up(make_client: ClientFactory, tmp_pa
         build_synthetic_bundle(model_dir, version="late")
         assert client.post("/admin/reload", headers=AUTH).json()["previous_version"] is None
         assert client.get("/health").json()["model_version"] == "late"
+
+
+def test_health_reports_a_refused_reload_and_the_dataset(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    model_dir = build_synthetic_bundle(tmp_path / "production", version="good")
+    with make_client(model_dir=model_dir, admin_token=TOKEN) as client:
+        health = client.get("/health").json()
+        assert health["dataset"] == "synthetic"
+        assert health["last_reload"]["result"] == "loaded"
+        assert health["last_reload"]["error"] is None
+        started = health["last_reload"]["time"]
+        (model_dir / USER_EMBEDDINGS).write_bytes(b"not an array")
+        assert client.post("/admin/reload", headers=AUTH).status_code == 409
+        health = client.get("/health").json()
+        assert health["status"] == "ok" and health["model_version"] == "good"
+        refused = health["last_reload"]
+        assert refused["result"] == "refused" and refused["time"] > started
+        assert USER_EMBEDDINGS in refused["error"] and "manifest.json" in refused["error"]
+
+
+def test_a_bundle_of_another_dataset_is_refused_by_a_reload(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    model_dir = build_synthetic_bundle(tmp_path / "production", version="ml")
+    with make_client(model_dir=model_dir, admin_token=TOKEN) as client:
+        data = generate()
+        shutil.rmtree(model_dir)
+        build_bundle(model_dir, data.ratings, data.items, version="other", dataset="ml-25m")
+        response = client.post("/admin/reload", headers=AUTH)
+        assert response.status_code == 409
+        detail = response.json()["detail"]
+        assert "'ml-25m'" in detail and "'synthetic'" in detail and "restart" in detail
+        health = client.get("/health").json()
+        assert health["model_version"] == "ml" and health["dataset"] == "synthetic"
+        assert health["last_reload"]["result"] == "refused"

@@ -428,3 +428,31 @@ def test_every_answer_is_compact_json(
     body = response.content.decode()
     json.loads(body)
     assert not re.search(r"\s", JSON_STRING.sub("", body)), body
+
+
+def test_movies_is_encoded_once_cached_and_revalidated(client: TestClient) -> None:
+    first = client.get("/movies")
+    assert first.headers["cache-control"] == "public, max-age=60"
+    etag = first.headers["etag"]
+    again = client.get("/movies", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    assert client.get("/movies", headers={"If-None-Match": '"stale"'}).status_code == 200
+    body = first.json()
+    assert (body["total"], body["offset"], body["limit"]) == (90, 0, None)
+
+
+def test_movies_pages_cover_the_catalogue_in_order(client: TestClient) -> None:
+    everything = client.get("/movies").json()["movies"]
+    pages = []
+    for offset in range(0, 90, 25):
+        page = client.get("/movies", params={"offset": offset, "limit": 25})
+        assert page.status_code == 200
+        assert page.json()["total"] == 90 and page.json()["offset"] == offset
+        assert page.headers["etag"] != client.get("/movies").headers["etag"]
+        pages += page.json()["movies"]
+    assert pages == everything
+    assert client.get("/movies", params={"offset": 500}).json()["movies"] == []
+    for params in ({"offset": -1}, {"limit": 0}, {"limit": "all"}):
+        response = client.get("/movies", params=params)
+        assert response.status_code == 422, params

@@ -82,8 +82,13 @@ def test_sighup_reloads_and_keeps_the_old_model_when_the_new_one_is_bad(tmp_path
         (model_dir / ITEM_EMBEDDINGS).unlink()
         np.save(model_dir / ITEM_EMBEDDINGS, embeddings[:, :3])  # wrong shape
         os.kill(api_pid(url), signal.SIGHUP)
-        time.sleep(1.0)
-        assert httpx.get(f"{url}/health").json()["model_version"] == "second"
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/health").json()["last_reload"]["result"] != "refused":
+            assert time.monotonic() < deadline, "the refused reload never showed in /health"
+            time.sleep(0.1)
+        health = httpx.get(f"{url}/health").json()
+        assert health["model_version"] == "second"
+        assert ITEM_EMBEDDINGS in health["last_reload"]["error"]
         response = httpx.post(f"{url}/recommend", json={"user_id": 1})
         assert response.status_code == 200 and response.json()["model_version"] == "second"
 

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from movierec.artifacts import (
     ITEM_EMBEDDINGS,
     ITEM_FEATURES,
+    MANIFEST,
     METRICS,
     MODEL_METADATA,
     ModelMetadata,
@@ -156,6 +157,10 @@ def test_train_registers_and_gates_without_exporting_and_export_serves_it(
     assert bundle.metadata.version == "1" and bundle.metadata.run_id == report.run_id
     assert bundle.metadata.model_kind == report.winner
     assert read_json(exported / METRICS) == report.evaluation
+    # The release is sealed: a manifest of every other file, and nothing writable.
+    listed = set(read_json(exported / MANIFEST)["files"])
+    assert listed == {path.name for path in exported.iterdir()} - {MANIFEST}
+    assert {path.stat().st_mode & 0o777 for path in exported.iterdir()} == {0o444}
 
 
 def test_gate_refuses_models_worse_than_production_or_popularity(

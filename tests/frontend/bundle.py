@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from movierec.artifacts import MODEL_METADATA, read_json, write_json
+from movierec.artifacts import MODEL_METADATA, read_json, write_json, write_manifest
 from tests.bundles import build_synthetic_bundle
 
 OFFLINE_METRICS = {
@@ -26,4 +26,5 @@ def frontend_bundle(directory: Path) -> Path:
     build_synthetic_bundle(directory)
     metadata = read_json(directory / MODEL_METADATA)
     write_json(directory / MODEL_METADATA, {**metadata, "metrics": OFFLINE_METRICS})
+    write_manifest(directory)
     return directory

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,14 +32,22 @@ def edit_json(path: Path, change: Callable[[object], object]) -> None:
     path.write_text(json.dumps(change(json.loads(path.read_text()))))
 
 
-def test_a_valid_bundle_loads_memory_mapped(bundles: dict[str, Path]) -> None:
+def test_a_valid_bundle_loads_into_memory_read_only(bundles: dict[str, Path]) -> None:
     model = load_bundle(bundles["embeddings"])
-    assert isinstance(model.user_embeddings.base, np.memmap)  # pages shared across workers
-    assert isinstance(model.item_embeddings.base, np.memmap)
+    assert not isinstance(model.user_embeddings.base, np.memmap)  # small: a private copy
     assert not model.item_embeddings.flags.writeable
     assert (model.n_users, model.n_items) == (120, 90)
     assert model.item_weights is None
     assert model.items[0].movie_id == model.item_ids[0] == 1
+
+
+def test_dense_arrays_above_the_copy_threshold_are_memory_mapped(
+    bundles: dict[str, Path],
+) -> None:
+    model = load_bundle(bundles["embeddings"], copy_below_bytes=0)
+    assert isinstance(model.user_embeddings.base, np.memmap)  # pages shared across workers
+    assert isinstance(model.item_embeddings.base, np.memmap)
+    assert not model.item_embeddings.flags.writeable
 
 
 def drop(name: str) -> Callable[[Path], None]:
@@ -136,6 +148,7 @@ def test_damaged_bundles_are_refused_with_the_file_and_the_fix(
     bundle: Path, damage: Callable[[Path], None], named: str, problem: str
 ) -> None:
     damage(bundle)
+    art.write_manifest(bundle)  # damaged at export, not afterwards: the manifest agrees
     with pytest.raises(BundleError) as error:
         load_bundle(bundle)
     message = str(error.value)
@@ -145,4 +158,145 @@ def test_damaged_bundles_are_refused_with_the_file_and_the_fix(
 def test_unknown_year_loads_as_none(tmp_path: Path) -> None:
     bundle = build_synthetic_bundle(tmp_path / "b")
     edit_json(bundle / art.ITEM_FEATURES, lambda items: [{**items[0], "year": None}, *items[1:]])
+    art.write_manifest(bundle)
     assert load_bundle(bundle).items[0].year is None
+
+
+def scale(name: str, factor: float) -> Callable[[Path], None]:
+    def damage(bundle: Path) -> None:
+        np.save(bundle / name, np.load(bundle / name) * np.float32(factor))
+
+    return damage
+
+
+def scale_weights(bundle: Path) -> None:
+    weights = sp.load_npz(bundle / art.ITEM_WEIGHTS).tocsr()
+    weights.data *= np.float32(1e20)
+    sp.save_npz(bundle / art.ITEM_WEIGHTS, weights)
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (scale(art.USER_EMBEDDINGS, 1e20), art.USER_EMBEDDINGS),
+        (scale(art.ITEM_EMBEDDINGS, 1e15), art.ITEM_EMBEDDINGS),
+        (scale_weights, art.ITEM_WEIGHTS),
+    ],
+)
+def test_huge_finite_values_that_cannot_rank_are_refused(
+    bundle: Path, damage: Callable[[Path], None], named: str
+) -> None:
+    damage(bundle)
+    art.write_manifest(bundle)
+    with pytest.raises(BundleError, match="cannot rank") as error:
+        load_bundle(bundle)
+    assert named in str(error.value)
+
+
+def rewrite_in_place(path: Path, change: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Overwrite a released .npy file's bytes in place (same file, same size)."""
+    path.chmod(0o644)
+    array = np.load(path)
+    with path.open("r+b") as file:
+        file.seek(path.stat().st_size - array.nbytes)
+        file.write(change(array).astype(array.dtype).tobytes())
+
+
+def test_a_file_edited_in_place_is_refused_at_the_next_load(tmp_path: Path) -> None:
+    bundle = build_synthetic_bundle(tmp_path / "release")
+    art.seal(bundle)
+    load_bundle(bundle)
+    size = (bundle / art.USER_EMBEDDINGS).stat().st_size
+    rewrite_in_place(bundle / art.USER_EMBEDDINGS, lambda a: a[::-1])
+    assert (bundle / art.USER_EMBEDDINGS).stat().st_size == size
+    with pytest.raises(BundleError, match=re.escape("SHA-256 differs from manifest.json")) as error:
+        load_bundle(bundle)
+    assert art.USER_EMBEDDINGS in str(error.value) and "movierec export" in str(error.value)
+
+
+def test_an_edit_after_load_does_not_reach_the_loaded_model(tmp_path: Path) -> None:
+    bundle = build_synthetic_bundle(tmp_path / "release")
+    model = load_bundle(bundle)
+    before = model.user_embeddings.copy()
+    rewrite_in_place(bundle / art.USER_EMBEDDINGS, lambda a: a * 1e20)
+    np.testing.assert_array_equal(model.user_embeddings, before)
+
+
+def test_a_bundle_without_its_manifest_is_refused(bundle: Path) -> None:
+    (bundle / art.MANIFEST).unlink()
+    with pytest.raises(BundleError, match=re.escape("no manifest.json")):
+        load_bundle(bundle)
+
+
+def test_sealed_files_are_read_only(tmp_path: Path) -> None:
+    bundle = build_synthetic_bundle(tmp_path / "release")
+    art.seal(bundle)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in bundle.iterdir()}
+    assert set(modes.values()) == {0o444}, modes
+    assert set(json.loads((bundle / art.MANIFEST).read_text())["files"]) == set(modes) - {
+        art.MANIFEST
+    }
+
+
+TRUNCATE_AFTER_LOAD = """
+import sys
+from pathlib import Path
+from movierec.serving.loader import load_bundle
+bundle = Path(sys.argv[1])
+model = load_bundle(bundle)
+(bundle / "user_embeddings.npy").chmod(0o644)
+(bundle / "user_embeddings.npy").open("r+b").truncate(0)
+print(float(model.user_embeddings.sum()))
+"""
+
+
+def test_truncating_a_file_of_the_loaded_model_cannot_crash_the_process(tmp_path: Path) -> None:
+    bundle = build_synthetic_bundle(tmp_path / "release")
+    run = subprocess.run(
+        [sys.executable, "-c", TRUNCATE_AFTER_LOAD, str(bundle)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, f"exit {run.returncode} (-7 is SIGBUS): {run.stderr[-2000:]}"
+    assert np.isfinite(float(run.stdout.strip().splitlines()[-1]))
+
+
+def test_a_reload_reads_every_file_from_one_release_while_the_link_moves(tmp_path: Path) -> None:
+    """Export swaps the `production` link; a load that went through the link for every file
+    paired one release's embeddings with the other's metadata."""
+    releases = {
+        version: build_synthetic_bundle(tmp_path / version, seed=seed, version=version)
+        for seed, version in enumerate(("first", "second"))
+    }
+    embeddings = {
+        version: np.load(path / art.USER_EMBEDDINGS) for version, path in releases.items()
+    }
+    production = tmp_path / "production"
+    production.symlink_to(releases["first"])
+    stop = threading.Event()
+
+    def keep_swapping() -> None:
+        turn = 0
+        while not stop.is_set():
+            turn += 1
+            link = tmp_path / f".link-{turn}"
+            link.symlink_to(releases["second" if turn % 2 else "first"])
+            link.replace(production)
+            stop.wait(0.002)
+
+    swapper = threading.Thread(target=keep_swapping)
+    swapper.start()
+    mixed, directories = [], set()
+    try:
+        for _ in range(40):
+            model = load_bundle(production)
+            version = model.metadata.version
+            directories.add(model.directory == releases[version].resolve())
+            if not np.array_equal(model.user_embeddings, embeddings[version]):
+                mixed.append(version)
+    finally:
+        stop.set()
+        swapper.join()
+    assert mixed == []
+    assert directories == {True}  # each model names the one release it was read from

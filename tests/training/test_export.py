@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from movierec.artifacts import ITEM_WEIGHTS, METRICS, USER_EMBEDDINGS, USER_MAPPING, write_json
+from movierec.artifacts import (
+    ITEM_WEIGHTS,
+    METRICS,
+    USER_EMBEDDINGS,
+    USER_MAPPING,
+    write_json,
+    write_manifest,
+)
 from movierec.config import Settings
 from movierec.training.export import (
     ExportError,
@@ -47,6 +54,7 @@ def test_nan_embeddings_are_refused(tmp_path: Path) -> None:
     embeddings = np.load(bundle / USER_EMBEDDINGS)
     embeddings[0, 0] = np.nan
     np.save(bundle / USER_EMBEDDINGS, embeddings)
+    write_manifest(bundle)
     with pytest.raises(ExportError, match=re.escape("user_embeddings.npy: contains NaN")):
         validate_bundle(bundle)
 
@@ -54,6 +62,7 @@ def test_nan_embeddings_are_refused(tmp_path: Path) -> None:
 def test_mapping_that_disagrees_with_embeddings_is_refused(tmp_path: Path) -> None:
     bundle = write_bundle(tmp_path / "b")
     write_json(bundle / USER_MAPPING, {"10": 0, "20": 1})
+    write_manifest(bundle)
     with pytest.raises(
         ExportError,
         match=re.escape("user_mapping.json: indices must be exactly 0..119 (one per row), got 2"),

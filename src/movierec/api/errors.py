@@ -11,6 +11,7 @@ traceback: an unexpected exception is logged server-side and answered with a gen
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -73,9 +74,8 @@ async def _query_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidQueryError):
         where = "query" if request.method == "GET" else "body"
         loc = [where, *exc.field]
-        return _json(
-            422, [{"type": "value_error", "loc": loc, "msg": exc.message, "input": exc.value}]
-        )
+        error = {"type": "value_error", "loc": loc, "msg": exc.message, "input": exc.value}
+        return _json(422, _json_safe([error]))
     return await _unexpected(request, exc)
 
 
@@ -114,14 +114,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return _json(422, _json_safe(errors))
 
 
+NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
 def _json_safe(value: object) -> object:
-    """Validation errors may echo raw bytes or odd objects as `input`; make them JSON text."""
+    """Validation errors may echo raw bytes, odd objects or non-finite numbers (JSON bodies
+    may spell NaN, Infinity or 1e400) as `input`; make them JSON text."""
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return NON_FINITE.get(value, "NaN")
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)

@@ -8,12 +8,15 @@ counts it, so logging never blocks a request; `stop` writes everything still que
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from movierec.config import RetentionSettings
 from movierec.store.database import Database
+from movierec.store.retention import apply_retention
 from movierec.store.tables import request_logs
 from movierec.store.writer import BatchWriter
 
@@ -83,11 +86,31 @@ def log_row(entry: tuple[Any, ...]) -> dict[str, Any]:
 
 
 class RequestLogger(BatchWriter):
-    """The store's batching writer for `request_logs`; `log` queues one `LogEntry`."""
+    """The store's batching writer for `request_logs`; `log` queues one `LogEntry`. Its writer
+    process applies `retention` when one is given (`movierec.store.retention`)."""
 
     def __init__(
-        self, database: Database, queue_size: int, batch_size: int, flush_interval_s: float
+        self,
+        database: Database,
+        queue_size: int,
+        batch_size: int,
+        flush_interval_s: float,
+        retention: RetentionSettings | None = None,
     ) -> None:
-        super().__init__(database, request_logs, log_row, queue_size, batch_size, flush_interval_s)
+        maintenance = None
+        if retention is not None:
+            maintenance = functools.partial(
+                apply_retention, max_age_days=retention.max_age_days, max_rows=retention.max_rows
+            )
+        super().__init__(
+            database,
+            request_logs,
+            log_row,
+            queue_size,
+            batch_size,
+            flush_interval_s,
+            maintenance=maintenance,
+            maintenance_interval_s=retention.interval_s if retention is not None else 300.0,
+        )
 
     log = BatchWriter.put

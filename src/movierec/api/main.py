@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
+from movierec.api import metrics
 from movierec.api.errors import install_error_handlers
 from movierec.api.middleware import RequestLogMiddleware
 from movierec.api.routes import (
@@ -39,11 +40,26 @@ from movierec.api.routes import (
     similar,
     users,
 )
+from movierec.api.routes import metrics as metrics_route
 from movierec.api.state import ServingState
 from movierec.api.watcher import ProductionWatcher
-from movierec.config import ServingSettings, get_settings
+from movierec.config import RetentionSettings, ServingSettings, get_settings
+from movierec.endpoints import ROUTES
 
-ROUTERS = (health, recommend, similar, popular, movies, feedback, users, model, admin)
+ROUTERS = (
+    health,
+    recommend,
+    similar,
+    popular,
+    movies,
+    feedback,
+    users,
+    model,
+    admin,
+    metrics_route,
+)
+# How often each worker publishes its request-log counters to /metrics.
+LOG_METRICS_INTERVAL_S = 1.0
 
 
 def _listen_for_sighup(state: ServingState) -> bool:
@@ -58,10 +74,17 @@ def _listen_for_sighup(state: ServingState) -> bool:
     return True
 
 
+async def _publish_log_counters(state: ServingState) -> None:
+    while True:
+        state.log_counters.update(state.logger.stats())
+        await asyncio.sleep(LOG_METRICS_INTERVAL_S)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the logger and the feedback loop, load the model, listen for SIGHUP; on exit
-    write every queued event and log row."""
+    """Start the logger and the feedback loop, load the model, watch the production pointer,
+    listen for SIGHUP, publish the log's counters; on exit write every queued event and log
+    row."""
     state: ServingState = app.state.serving
     # One request's numpy/FAISS work is far too small to split; extra BLAS and OpenMP threads
     # only contend with the event loop (they cut /recommend throughput by two thirds).
@@ -75,33 +98,46 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(state.load_or_explain)
     watcher.start()
     listening = _listen_for_sighup(state)
+    publisher = asyncio.create_task(_publish_log_counters(state))
     try:
         yield
     finally:
         watcher.stop()
+        publisher.cancel()
         blas_limit.restore_original_limits()
         if listening:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await asyncio.to_thread(state.feedback.stop)
         await asyncio.to_thread(state.logger.stop)
+        metrics.process_exited()
 
 
-def create_app(settings: ServingSettings | None = None, store_url: str = "") -> FastAPI:
-    """Build the app; `settings` and `store_url` default to `get_settings()`'s `serving` and
-    `store.url` (configs + env vars). The request log goes to `store_url`, or when it is empty
-    to the SQLite file `settings.log_db`, and so do feedback events."""
+def create_app(
+    settings: ServingSettings | None = None,
+    store_url: str = "",
+    retention: RetentionSettings | None = None,
+) -> FastAPI:
+    """Build the app; `settings`, `store_url` and `retention` default to `get_settings()`'s
+    `serving`, `store.url` and `monitoring.retention` (configs + env vars). The request log
+    goes to `store_url`, or when it is empty to the SQLite file `settings.log_db`, and so do
+    feedback events."""
     if settings is None:
         configured = get_settings()
         settings, store_url = configured.serving, configured.store.url
+        retention = configured.monitoring.retention
     app = FastAPIOffline(
         title="movierec",
         summary="Movie recommendations from the production model",
         lifespan=lifespan,
     )
-    app.state.serving = ServingState(settings, store_url or settings.log_db)
+    app.state.serving = ServingState(settings, store_url or settings.log_db, retention)
     for routes in ROUTERS:
         app.include_router(routes.router)
-    app.add_middleware(RequestLogMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestLogMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics.RequestMetrics(set(ROUTES)),
+    )
     install_error_handlers(app)
     return app

@@ -1,7 +1,8 @@
-"""Pure-ASGI middleware around every request: body guards, timing and request logging.
+"""Pure-ASGI middleware around every request: body guards, timing, metrics and request logging.
 
 Timing starts before FastAPI parses the body and ends after the last response byte is sent,
-so `latency_ms` in the log is the whole server-side time. A route that served a request
+so `latency_ms` in the log is the whole server-side time. Every answer, whatever its status,
+is counted and timed for /metrics (`movierec.api.metrics`). A route that served a request
 leaves a `ServedRequest` on the trace; exactly one log row is queued for it when the answer
 was a 200. Error answers (4xx, 503) are not served requests and are not logged.
 """
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from movierec.api.logger import LogEntry, RequestLogger, ServedRequest
+from movierec.api.metrics import RequestMetrics
 
 TRACE_KEY = "movierec.trace"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -36,11 +38,12 @@ def is_json(content_type: str) -> bool:
 
 
 class RequestLogMiddleware:
-    """Answers 413/415 to oversized or non-JSON bodies; times and logs served requests."""
+    """Answers 413/415 to oversized or non-JSON bodies; times, counts and logs requests."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: RequestMetrics) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     def refuse_body(self, scope: Scope) -> tuple[JSONResponse | None, bool]:
         """413 for a declared length above the limit, 415 for a body that is not JSON; and
@@ -78,6 +81,8 @@ class RequestLogMiddleware:
             refusal, count_body = self.refuse_body(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)
+                elapsed = time.perf_counter() - trace.started
+                self.metrics.observe(scope["path"], refusal.status_code, elapsed)
                 return
         scope[TRACE_KEY] = trace
         status = 0
@@ -100,8 +105,14 @@ class RequestLogMiddleware:
             return message
 
         # A declared length is already checked, and the server reads no more than it says.
-        await self.app(scope, receive_within_limit if count_body else receive, send_and_watch)
-        if status == 200 and trace.served is not None:
+        try:
+            await self.app(scope, receive_within_limit if count_body else receive, send_and_watch)
+        finally:
+            elapsed = time.perf_counter() - trace.started
+            self.metrics.observe(scope["path"], status or 500, elapsed)
+        served = trace.served
+        if status == 200 and served is not None:
             logger: RequestLogger = scope["app"].state.serving.logger
-            latency_ms = (time.perf_counter() - trace.started) * 1000.0
-            logger.log(LogEntry.of(trace.served, trace.timestamp_us, latency_ms))
+            logger.log(LogEntry.of(served, trace.timestamp_us, elapsed * 1000.0))
+            if served.is_fallback:
+                self.metrics.fallback(served.endpoint, served.fallback_reason)

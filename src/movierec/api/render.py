@@ -11,6 +11,7 @@ no spaces between tokens, non-ASCII characters written as UTF-8 rather than esca
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Sequence
 
@@ -46,6 +47,42 @@ class MovieJson:
             ends = [f"{tails[c][:-1]},{extra}}}" for c, extra in zip(columns, extras, strict=True)]
             movies = ",".join([f"{heads[c]}{s}{e}" for (c, s), e in zip(pairs, ends, strict=True)])
         return f"[{movies}]"
+
+
+class CatalogueJson:
+    """The /movies catalogue encoded once per model: one JSON object per movie, the whole
+    list's bytes, and an entity tag that changes whenever the catalogue does."""
+
+    def __init__(self, items: Sequence[ItemRecord]) -> None:
+        self.entries = [
+            compact_json(
+                {
+                    "movie_id": item.movie_id,
+                    "title": item.title,
+                    "year": item.year,
+                    "genres": list(item.genres),
+                    "url": item.url,
+                }
+            )
+            for item in items
+        ]
+        self.total = len(self.entries)
+        self.full = self._page(0, None)
+        self.tag = hashlib.sha256(self.full).hexdigest()[:24]
+
+    def _page(self, offset: int, limit: int | None) -> bytes:
+        end = self.total if limit is None else offset + limit
+        movies = ",".join(self.entries[offset:end])
+        shown = "null" if limit is None else str(limit)
+        meta = f'"total":{self.total},"offset":{offset},"limit":{shown}'
+        return f'{{"movies":[{movies}],{meta}}}'.encode()
+
+    def page(self, offset: int, limit: int | None) -> bytes:
+        """The JSON of `limit` movies (all when None) from `offset` in catalogue order."""
+        return self.full if offset == 0 and limit is None else self._page(offset, limit)
+
+    def etag(self, offset: int, limit: int | None) -> str:
+        return f'"{self.tag}-{offset}-{limit if limit is not None else "all"}"'
 
 
 # Scores are float32: about 7 significant digits carry information, and formatting to a fixed

@@ -229,9 +229,13 @@ class CatalogueMovie(BaseModel):
 
 
 class MoviesResponse(BaseModel):
-    """Every movie the served model knows, in catalogue order (for search boxes and filters)."""
+    """The movies the served model knows, in catalogue order (for search boxes and filters):
+    `limit` of them (all when null) from `offset`, of `total`."""
 
     movies: list[CatalogueMovie]
+    total: int
+    offset: int
+    limit: int | None
 
 
 class PopularResponse(BaseModel):
@@ -250,6 +254,15 @@ class LogCounters(BaseModel):
     failed: int
 
 
+class LastReload(BaseModel):
+    """The last load or reload of the bundle: when, whether it swapped a model in, and why not
+    (a refused reload keeps the previous model serving)."""
+
+    time: datetime
+    result: Literal["loaded", "refused"]
+    error: str | None
+
+
 class HealthResponse(BaseModel):
     """`status` is "ok" (HTTP 200) or "not_ready" (HTTP 503, `reason` says why and the fix)."""
 
@@ -258,11 +271,13 @@ class HealthResponse(BaseModel):
     model_version: str | None
     model_name: str | None
     scorer: str | None
+    dataset: str | None = Field(description="The dataset the served model was trained on")
     model_loaded_at: datetime | None
     uptime_seconds: float
     n_users: int | None
     n_items: int | None
     log: LogCounters
+    last_reload: LastReload | None
 
 
 class ReloadResponse(BaseModel):

@@ -143,6 +143,34 @@ def monitor_engagement(
         render_engagement(report, Console(width=140))
 
 
+@monitor_app.command("prune")
+def monitor_prune(
+    log_db: Path | None = typer.Option(
+        None, help="Request-log SQLite file (default: store.url, else monitoring.log_db)."
+    ),
+) -> None:
+    """Apply monitoring.retention to the request log once: drop rows past its age and size."""
+    from datetime import UTC, datetime
+
+    from movierec.config import ConfigError, get_settings
+    from movierec.store.database import StoreError, create_engine, create_tables
+    from movierec.store.retention import prune_request_log
+
+    try:
+        settings = get_settings()
+        kept = settings.monitoring.retention
+        engine = create_engine(log_db or settings.store.url or settings.monitoring.log_db)
+        try:
+            create_tables(engine)
+            now = datetime.now(UTC).replace(tzinfo=None)
+            deleted = prune_request_log(engine, kept.max_age_days, kept.max_rows, now)
+        finally:
+            engine.dispose()
+    except (ConfigError, StoreError) as exc:
+        raise _error_exit(exc) from None
+    typer.echo(f"deleted {deleted} request-log rows")
+
+
 @app.command()
 def simulate(
     rate: float | None = typer.Option(None, help="Requests per second (default: config)."),

@@ -39,7 +39,7 @@ def serve(
     except (ConfigError, ValidationError) as exc:
         raise _error_exit(exc) from None
     # A --log-db given here is the request log, whatever store.url says.
-    run_server(settings, "" if log_db else configured.store.url)
+    run_server(settings, "" if log_db else configured.store.url, configured.monitoring.retention)
 
 
 @app.command()

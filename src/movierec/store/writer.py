@@ -6,8 +6,9 @@ whichever comes first, and hands each batch to a writer process, whose one threa
 item into a row with the table's `RowBuilder` and inserts the batch in one transaction (an
 executemany of SQLAlchemy Core's `insert(table)`), then answers with what it wrote. A full
 queue drops the item and counts it, so a caller never blocks; `stop` writes everything still
-queued. Several processes may write to one database: SQLite runs in WAL mode and each writer
-waits for the write lock (`movierec.store.database`).
+queued. A `maintenance` task (the request log's retention) runs in the writer process every
+`maintenance_interval_s`, between batches. Several processes may write to one database:
+SQLite runs in WAL mode and each writer waits for the write lock (`movierec.store.database`).
 
 Why a process: a thread shares the interpreter lock with the caller's event loop, and making
 rows and SQL parameters is Python work. Even at a few microseconds per row, done by a thread
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 # One queued item (a tuple) as a row of the table: column name -> value. It runs in the
 # writer process, so it must be a module-level function (pickled by name).
 RowBuilder = Callable[[tuple[Any, ...]], dict[str, Any]]
+# Periodic work on the store in the writer process (picklable too, e.g. a functools.partial).
+Maintenance = Callable[[Engine], None]
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,14 @@ class BatchWriter:
         queue_size: int,
         batch_size: int,
         flush_interval_s: float,
+        maintenance: Maintenance | None = None,
+        maintenance_interval_s: float = 300.0,
     ) -> None:
         self.database = database
         self.table = table
         self.row_builder = row_builder
+        self.maintenance = maintenance
+        self.maintenance_interval_s = maintenance_interval_s
         self.queue_size = queue_size
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
@@ -103,7 +110,14 @@ class BatchWriter:
         self._pipe, child_end = context.Pipe()
         self._process = context.Process(
             target=run,
-            args=(child_end, self.database, self.table.name, self.row_builder),
+            args=(
+                child_end,
+                self.database,
+                self.table.name,
+                self.row_builder,
+                self.maintenance,
+                self.maintenance_interval_s,
+            ),
             name=f"movierec-{self.table.name}-writer",
             daemon=True,
         )
@@ -246,9 +260,15 @@ def write_batch(
 
 
 def run(
-    connection: Connection, database: Database, table_name: str, row_builder: RowBuilder
+    connection: Connection,
+    database: Database,
+    table_name: str,
+    row_builder: RowBuilder,
+    maintenance: Maintenance | None = None,
+    maintenance_interval_s: float = 300.0,
 ) -> None:
-    """The writer process: write each batch received on `connection`, answer its counts.
+    """The writer process: write each batch received on `connection`, answer its counts, and
+    run `maintenance` every `maintenance_interval_s` (first at start).
 
     An empty message, or the pipe closing because the caller is gone, ends it once everything
     received is written.
@@ -257,9 +277,16 @@ def run(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = create_engine(database)
     table = metadata.tables[table_name]
+    due = time.monotonic()
     try:
         connection.send_bytes(b"ready")
         while True:
+            if maintenance is not None:
+                if time.monotonic() >= due:
+                    maintenance(engine)
+                    due = time.monotonic() + maintenance_interval_s
+                if not connection.poll(max(0.0, due - time.monotonic())):
+                    continue
             try:
                 payload = connection.recv_bytes()
             except (EOFError, OSError):

@@ -1,10 +1,12 @@
 """Export the `production` model version to the serving directory, atomically.
 
 The version's bundle is downloaded from MLflow into a fresh `models/releases/<version>-<ts>/`
-directory and validated with the checks serving runs at load (`movierec.artifacts.read_bundle`);
-only then is `models/production` switched to it by replacing a symlink with `os.replace`, so
-serving sees either the old complete bundle or the new one, never a mixture. A bundle that
-fails validation is deleted and the old production stays as it was.
+directory, given its version, sealed (a manifest of every file's size and SHA-256, and the
+files made read-only) and validated with the checks serving runs at load
+(`movierec.artifacts.read_bundle`); only then is `models/production` switched to it by
+replacing a symlink with `os.replace`, so serving sees either the old complete bundle or the
+new one, never a mixture. A bundle that fails validation is deleted and the old production
+stays as it was.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from movierec.artifacts import (
     ModelMetadata,
     read_bundle,
     read_json,
+    seal,
     write_json,
 )
 from movierec.config import Settings
@@ -102,9 +105,14 @@ def export_alias(settings: Settings, alias: str, target: Path) -> Path:
     staging = releases / f".staging-{uuid.uuid4().hex[:8]}"
     try:
         bundle = tracking.download_version(version, staging)
-        metadata = validate_bundle(bundle)
+        try:
+            metadata = ModelMetadata.model_validate(read_json(bundle / MODEL_METADATA))
+        except (OSError, ValueError) as exc:
+            raise ExportError(f"bundle {bundle} is invalid: {exc}") from exc
         metadata.version = str(version.version)
         write_json(bundle / MODEL_METADATA, metadata.model_dump())
+        seal(bundle)
+        validate_bundle(bundle)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         release = releases / f"{version.version}-{stamp}-{uuid.uuid4().hex[:4]}"
         bundle.rename(release)
