@@ -14,6 +14,8 @@ never create it.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -121,9 +123,16 @@ def _parse(url: str) -> URL:
 
 def _sqlite_for_writing(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL is a property of the file: switch only once, since a switch racing another
-    # connection's transaction fails with "database is locked" whatever the busy timeout.
-    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL is a property of the file: switch only once. A switch racing another connection's
+    # transaction (two writer processes starting on a fresh file) fails with "database is
+    # locked" at once, whatever the busy timeout: try again until the other one is done.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
