@@ -167,6 +167,8 @@ class FeedbackLoop:
                 self._follow(since=time.time() - LOOKBACK_S, others_only=True)
             except SQLAlchemyError as exc:
                 log.warning("could not read feedback: %s", unreachable(self._store(), exc))
+            except Exception:  # the reader must outlive any one bad read (a raw driver error)
+                log.exception("could not read feedback; trying again in the next poll")
 
     def _follow(self, since: float, others_only: bool = False) -> None:
         """Take in the events (`others_only`: of other processes), erasures and created users
