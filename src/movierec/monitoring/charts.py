@@ -238,7 +238,7 @@ def engagement_chart(rows: list[EngagementRow], title: str, confidence: float) -
     ]
     columns = ["line", "group", "rate", "value", "low", "high", "events"]
     frame = pd.DataFrame(records, columns=columns)
-    base = alt.Chart(frame, height=26 * len(frame) + 20).encode(
+    base = alt.Chart(frame).encode(
         y=alt.Y("line:N", title=title, sort=None, axis=alt.Axis(labelLimit=0)),
         color=alt.Color(
             "rate:N",
@@ -262,4 +262,4 @@ def engagement_chart(rows: list[EngagementRow], title: str, confidence: float) -
         x=alt.X("low:Q", title=x_title, axis=axis), x2="high:Q"
     )
     points = base.mark_point(filled=True, size=80, opacity=1).encode(x=alt.X("value:Q", axis=axis))
-    return intervals + points
+    return (intervals + points).properties(height=alt.Step(26))
