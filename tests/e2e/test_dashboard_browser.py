@@ -2,8 +2,9 @@
 
 The real offline pipeline's bundle (session fixture `ml100k_settings`) is served by a real API
 process while the traffic simulator replays the held-out users of the pipeline's test split;
-then `streamlit run dashboard.py` reads that request log. Chromium waits for the charts to
-draw, checks the KPI cards and the replay section, and saves `screenshots/dashboard.png`.
+then `streamlit run dashboard.py` reads that request log and the simulator's feedback.
+Chromium waits for the charts to draw, checks the KPI cards, the engagement and the replay
+sections, and saves `screenshots/dashboard.png`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.e2e.conftest import BROWSER_ON_ML100K, browser_page, running_streamli
 from tests.servers import running_api
 
 MIX = SimulatorSettings(unknown_user_share=0.1, similar_share=0.25, popular_share=0.15)
-CHARTS = 7
+CHARTS = 9
 
 pytestmark = BROWSER_ON_ML100K
 
@@ -113,10 +114,16 @@ def test_dashboard_shows_kpis_charts_and_the_replay(
         expect(picker).to_have_value("/recommend")
         expect(picker.locator("option")).to_have_text(["/recommend", "/similar", "/popular"])
 
+        # The simulator's clicks and ratings, joined to the answers by request id.
+        expect(page.get_by_text("Engagement · clicks and ratings")).to_be_visible()
+        for label in ("CTR", "Rating rate", "Mean rating"):
+            expect(cards.filter(has_text=label).first).not_to_contain_text("n/a")
+
         expect(page.get_by_text("Replay evaluation", exact=False)).to_be_visible()
         row = replay_row(page, metadata["version"])
         k = ml100k_settings.monitoring.replay_k
         assert int(row["requests"]) > 0 and 0 < float(row[f"precision@{k}"]) <= 1, row
+        assert row["clicks from"] == "feedback", row
         splits = [metadata["metrics"][split] for split in ("validation", "test")]
         for name in (f"precision@{k}", f"hit_rate@{k}"):
             offline = row[f"offline {name.replace('_', ' ')}"]

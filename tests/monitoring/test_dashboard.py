@@ -104,7 +104,7 @@ def test_engagement_panel_shows_the_kpis_with_intervals(
     assert table.loc["v1", "CTR"].startswith("33.3% (")
     assert table.loc["v2", "mean rating"] == "3.00"  # one rating: no interval
     charts = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
-    engagement = [spec for spec in charts if "layer" in spec and "yOffset" in json.dumps(spec)]
+    engagement = [spec for spec in charts if '"field": "line"' in json.dumps(spec)]
     assert len(engagement) == 2
     titles = [spec["layer"][0]["encoding"]["y"]["title"] for spec in engagement]
     assert titles == ["model version", "answer path"]

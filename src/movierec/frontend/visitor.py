@@ -47,10 +47,14 @@ def given() -> dict[int, Given]:
 
 
 def remember(entry: Given) -> None:
-    """Keep `entry` as the latest for its movie (moved to the end)."""
+    """Keep `entry` as the latest for its movie (moved to the end), without the score of the
+    list it was rated in."""
     entries = given()
     entries.pop(entry.movie.movie_id, None)
-    entries[entry.movie.movie_id] = entry
+    movie = Movie.model_validate(entry.movie.model_dump(include=set(Movie.model_fields)))
+    entries[movie.movie_id] = Given(
+        movie.model_copy(update={"score": None}), entry.event, entry.value
+    )
     st.session_state[GIVEN_KEY] = entries
 
 

@@ -226,22 +226,20 @@ ENGAGEMENT_COLOURS = ["#4C78A8", "#54A24B", "#E45756"]
 
 
 def engagement_chart(rows: list[EngagementRow], title: str, confidence: float) -> alt.LayerChart:
-    """CTR, rating rate and dislike rate per group (model version or fallback path) as points
-    with their interval as a bar across, one row per group."""
+    """CTR, rating rate and dislike rate per group (model version or fallback path): one line
+    per group and rate, a point at the rate and a bar across its interval."""
     records = [
-        (row.group, name, rate.value, rate.low, rate.high, rate.count, rate.trials)
+        (f"{row.group} · {name}", row.group, name, rate.value, rate.low, rate.high, rate.count)
         for row in rows
         for name, rate in zip(
             ENGAGEMENT_RATES, (row.ctr, row.rating_rate, row.dislike_rate), strict=True
         )
         if rate.value is not None
     ]
-    frame = pd.DataFrame(
-        records, columns=["group", "rate", "value", "low", "high", "events", "impressions"]
-    )
-    base = alt.Chart(frame, height=max(90, 60 * frame["group"].nunique())).encode(
-        y=alt.Y("group:N", title=title, axis=alt.Axis(labelLimit=0)),
-        yOffset=alt.YOffset("rate:N", sort=list(ENGAGEMENT_RATES)),
+    columns = ["line", "group", "rate", "value", "low", "high", "events"]
+    frame = pd.DataFrame(records, columns=columns)
+    base = alt.Chart(frame).encode(
+        y=alt.Y("line:N", title=title, sort=None, axis=alt.Axis(labelLimit=0)),
         color=alt.Color(
             "rate:N",
             title=None,
@@ -255,14 +253,13 @@ def engagement_chart(rows: list[EngagementRow], title: str, confidence: float) -
             alt.Tooltip("value:Q", format=".2%"),
             alt.Tooltip("low:Q", title="interval from", format=".2%"),
             alt.Tooltip("high:Q", title="interval to", format=".2%"),
-            "events:Q",
-            "impressions:Q",
+            alt.Tooltip("events:Q", title="movies"),
         ],
     )
     axis = alt.Axis(format="%")
-    intervals = base.mark_rule(strokeWidth=3, opacity=0.45).encode(
-        x=alt.X("low:Q", title=f"share of impressions ({confidence:.0%} interval)", axis=axis),
-        x2="high:Q",
+    x_title = f"share of impressions ({confidence:.0%} interval)"
+    intervals = base.mark_rule(strokeWidth=4, opacity=0.45).encode(
+        x=alt.X("low:Q", title=x_title, axis=axis), x2="high:Q"
     )
-    points = base.mark_point(filled=True, size=70).encode(x=alt.X("value:Q", axis=axis))
-    return intervals + points
+    points = base.mark_point(filled=True, size=80, opacity=1).encode(x=alt.X("value:Q", axis=axis))
+    return (intervals + points).properties(height=alt.Step(26))

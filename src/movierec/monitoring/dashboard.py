@@ -194,10 +194,13 @@ def engagement_panel(log_db: Database, since: datetime | None) -> None:
         )
     st.dataframe(engagement_table(report))
     left, right = st.columns(2, gap="large")
-    left.altair_chart(
-        charts.engagement_chart(report.by_version, "model version", report.confidence)
-    )
-    right.altair_chart(charts.engagement_chart(report.by_path, "answer path", report.confidence))
+    for column, rows, title in (
+        (left, report.by_version, "model version"),
+        (right, report.by_path, "answer path"),
+    ):
+        column.altair_chart(
+            charts.engagement_chart(rows, title, report.confidence), width="stretch"
+        )
 
 
 def kpi_cards(report: KpiReport) -> None:
