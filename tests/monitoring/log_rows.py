@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
-from movierec.store.database import Database, create_engine, create_tables
+from movierec.store.database import Database, create_engine
+from movierec.store.schema import upgrade
 from movierec.store.tables import request_logs
 
 
@@ -28,8 +29,8 @@ class Row:
 
 def write_log(database: Database, rows: list[Row]) -> Database:
     """Insert `rows` into a fresh log in `database` (a SQLite file or a store URL)."""
+    upgrade(database)
     engine = create_engine(database)
-    create_tables(engine)
     with engine.begin() as conn:
         for row in rows:
             conn.execute(

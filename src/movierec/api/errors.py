@@ -3,7 +3,9 @@
 The engine raises its domain errors (`movierec.serving.errors`): `InvalidQueryError` becomes
 a 422 whose `loc` puts the field under "body" for POST routes and under "query" for GET
 routes, as FastAPI's own validation does; `UnknownMovieError` a 404 that points at /movies.
-The errors defined here are the service's (no model loaded, admin access, a refused reload).
+The errors defined here are the service's (no model loaded, admin access, a refused reload,
+and the accounts': 401 without valid credentials, 403 for another's data, 429 with
+`Retry-After` after too many wrong passwords).
 Each answer is JSON with a message that says what is wrong and what to do. Nothing leaks a
 traceback: an unexpected exception is logged server-side and answered with a generic 500.
 """
@@ -58,6 +60,26 @@ class ReloadRejectedError(ServiceError):
     """A reload found a bad bundle; the previous model keeps serving."""
 
 
+class NotAuthenticatedError(ServiceError):
+    """No credentials where they are needed, or ones that are wrong, expired or revoked."""
+
+
+class ForbiddenError(ServiceError):
+    """Valid credentials that do not allow this: another user's data, a missing scope."""
+
+
+class ClaimTakenError(ServiceError):
+    """The MovieLens user a sign-up claims already belongs to an account."""
+
+
+class TooManyAttemptsError(ServiceError):
+    """Too many wrong passwords; `retry_after_s` says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 def _json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -81,8 +103,14 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
         return _json(404, str(exc))
     if isinstance(exc, AdminAuthError):
         return _json(401, str(exc), {"WWW-Authenticate": "Bearer"})
-    if isinstance(exc, ReloadRejectedError):
+    if isinstance(exc, ReloadRejectedError | ClaimTakenError):
         return _json(409, str(exc))
+    if isinstance(exc, NotAuthenticatedError):
+        return _json(401, str(exc), {"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, ForbiddenError):
+        return _json(403, str(exc))
+    if isinstance(exc, TooManyAttemptsError):
+        return _json(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
     return await _unexpected(request, exc)
 
 

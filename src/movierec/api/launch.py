@@ -10,10 +10,10 @@ before it can answer uvicorn's start-up check, and imports the app only when it 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from movierec.config import ServingSettings
+from movierec.config import AuthSettings, ServingSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -21,25 +21,36 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AppFactory:
-    """`create_app(settings, store_url)` as a picklable callable (uvicorn's `factory=True`)."""
+    """`create_app(settings, store_url, auth)` as a picklable callable (uvicorn's
+    `factory=True`)."""
 
     settings: ServingSettings
     store_url: str = ""
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def __call__(self) -> FastAPI:
         from movierec.api.main import create_app
 
-        return create_app(self.settings, self.store_url)
+        return create_app(self.settings, self.store_url, self.auth)
 
 
-def run_server(settings: ServingSettings, store_url: str = "") -> None:
-    """Serve until stopped (blocking): the request log in `store_url`, or when it is empty in
-    the SQLite file `settings.log_db`; exit status 3 when the server could not start."""
+def run_server(
+    settings: ServingSettings, store_url: str = "", auth: AuthSettings | None = None
+) -> None:
+    """Serve until stopped (blocking): the store in `store_url`, or when it is empty in the
+    SQLite file `settings.log_db`; exit status 3 when the server could not start. A demo
+    without `auth.secret` gets one random secret shared by all its workers."""
+    import secrets
+
     import uvicorn
+    from pydantic import SecretStr
     from uvicorn.supervisors import Multiprocess
 
+    auth = auth or AuthSettings()
+    if auth.mode == "demo" and not auth.secret.get_secret_value():
+        auth = auth.model_copy(update={"secret": SecretStr(secrets.token_urlsafe(32))})
     config = uvicorn.Config(
-        AppFactory(settings, store_url),
+        AppFactory(settings, store_url, auth),
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -26,13 +26,23 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
+from movierec.api.access import Accounts
 from movierec.api.errors import install_error_handlers
 from movierec.api.middleware import RequestLogMiddleware
-from movierec.api.routes import admin, health, model, movies, popular, recommend, similar
+from movierec.api.routes import (
+    admin,
+    auth,
+    health,
+    model,
+    movies,
+    popular,
+    recommend,
+    similar,
+)
 from movierec.api.state import ServingState
-from movierec.config import ServingSettings, get_settings
+from movierec.config import AuthSettings, ServingSettings, get_settings
 
-ROUTERS = (health, recommend, similar, popular, movies, model, admin)
+ROUTERS = (health, recommend, similar, popular, movies, model, admin, auth)
 
 
 def _listen_for_sighup(state: ServingState) -> bool:
@@ -49,7 +59,8 @@ def _listen_for_sighup(state: ServingState) -> bool:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the logger, load the model, listen for SIGHUP; on exit flush the log."""
+    """Migrate the store and start the logger, load the model, listen for SIGHUP; on exit
+    flush the log."""
     state: ServingState = app.state.serving
     # One request's numpy/FAISS work is far too small to split; extra BLAS and OpenMP threads
     # only contend with the event loop (they cut /recommend throughput by two thirds).
@@ -66,21 +77,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await asyncio.to_thread(state.logger.stop)
+        app.state.accounts.close()
 
 
-def create_app(settings: ServingSettings | None = None, store_url: str = "") -> FastAPI:
-    """Build the app; `settings` and `store_url` default to `get_settings()`'s `serving` and
-    `store.url` (configs + env vars). The request log goes to `store_url`, or when it is empty
-    to the SQLite file `settings.log_db`."""
+def create_app(
+    settings: ServingSettings | None = None,
+    store_url: str = "",
+    auth_settings: AuthSettings | None = None,
+) -> FastAPI:
+    """Build the app; `settings`, `store_url` and `auth_settings` default to `get_settings()`'s
+    `serving`, `store.url` and `auth` (configs + env vars); given `settings` alone, accounts
+    run in demo mode. The store (request log, accounts) is `store_url`, or when it is empty
+    the SQLite file `settings.log_db`. `ConfigError` when required mode has no secret."""
     if settings is None:
         configured = get_settings()
         settings, store_url = configured.serving, configured.store.url
+        auth_settings = configured.auth
     app = FastAPIOffline(
         title="movierec",
         summary="Movie recommendations from the production model",
         lifespan=lifespan,
     )
     app.state.serving = ServingState(settings, store_url or settings.log_db)
+    app.state.accounts = Accounts(auth_settings or AuthSettings(), store_url or settings.log_db)
     for routes in ROUTERS:
         app.include_router(routes.router)
     app.add_middleware(RequestLogMiddleware, max_body_bytes=settings.max_body_bytes)

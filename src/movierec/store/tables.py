@@ -9,6 +9,16 @@ floats; the scores exactly as answered); `fallback_reason` is NULL unless `is_fa
 `request_id` is a UUID4 drawn as the row is written (native `uuid` on PostgreSQL, canonical
 text on SQLite). It is not indexed: a random key would scatter every insert across the
 B-tree (about 3x the cost of an append, measured on SQLite); reports read by time, which is.
+
+Accounts: `accounts` holds who may sign in (the email normalised and unique, the password as
+an argon2id hash) and the recommender `user_id` the account acts for: a fresh id above the
+dataset's, or in demo mode a MovieLens id it claimed (`claimed`). `refresh_tokens` holds the
+SHA-256 of each refresh token (never the token); the tokens of one sign-in share a
+`session_id`, which the access tokens carry, so revoking a session ends them all. `api_keys`
+holds service keys: the public `key_id`, the SHA-256 of the secret part and the
+space-separated scopes. Times of these tables are unix seconds.
+
+Every change to these tables needs a migration (`movierec.store.migrations`).
 """
 
 from __future__ import annotations
@@ -19,7 +29,9 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -47,4 +59,41 @@ request_logs = Table(
     Column("is_fallback", Boolean, nullable=False, default=False),
     Column("fallback_reason", Text),
     Index("idx_request_logs_timestamp", "timestamp"),
+)
+
+# SQLite numbers rows itself only for an INTEGER PRIMARY KEY (a BIGINT key would stay NULL).
+RowId = BigInteger().with_variant(Integer, "sqlite")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", RowId, primary_key=True, autoincrement=True),
+    Column("email", Text, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("user_id", BigInteger, nullable=False, unique=True),
+    Column("claimed", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", String(32), nullable=False),
+    Column("account_id", RowId, ForeignKey("accounts.account_id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    Index("idx_refresh_tokens_session", "session_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
 )

@@ -38,7 +38,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from movierec.store.database import Database, create_engine, create_tables
+from movierec.store.database import Database, create_engine
+from movierec.store.schema import upgrade
 from movierec.store.tables import metadata
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,9 @@ class BatchWriter:
         self._queued = self._written = self._dropped = self._failed = 0
 
     def start(self) -> None:
-        """Create the store's tables (so a bad path or URL fails now, as a `StoreError`), then
-        start the writer process and the sender thread."""
-        engine = create_engine(self.database)
-        try:
-            create_tables(engine)
-        finally:
-            engine.dispose()
+        """Bring the store's schema up to date (so a bad path or URL fails now, as a
+        `StoreError`), then start the writer process and the sender thread."""
+        upgrade(self.database)
         context = multiprocessing.get_context("spawn")  # no fork of a threaded server
         self._pipe, child_end = context.Pipe()
         self._process = context.Process(

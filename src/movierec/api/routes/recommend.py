@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from movierec.api.access import ACCESS_RESPONSES, RecommendAccess
 from movierec.api.answers import ranked_movies
 from movierec.api.deps import ServedDep
 from movierec.api.errors import ERROR_RESPONSES
@@ -25,12 +26,14 @@ router = APIRouter()
 @router.post(
     RECOMMEND,
     response_model=RecommendResponse,
-    responses=ERROR_RESPONSES,
+    responses={**ACCESS_RESPONSES, **ERROR_RESPONSES},
     openapi_extra=openapi_body(RecommendRequest),
 )
-async def recommend(request: Request, served: ServedDep) -> Response:
-    """Top-k movies for a user; unknown users get popular movies (`is_fallback`)."""
+async def recommend(request: Request, served: ServedDep, access: RecommendAccess) -> Response:
+    """Top-k movies for a user; unknown users get popular movies (`is_fallback`). A signed-in
+    user's token acts for that user only; an API key needs `recommend:any`."""
     body = parse_body(RecommendRequest, await request.body())
+    await access.require(body.user_id, served)
     filters = body.filters or NO_FILTERS
     engine = served.engine
     ranking = engine.recommend(
