@@ -161,6 +161,10 @@ class ServingSettings(Section):
     log_queue_size: int = Field(10000, ge=1)
     log_batch_size: int = Field(256, ge=1)
     log_flush_interval_s: float = Field(0.5, gt=0)
+    # Feedback events: written at least this often, and read back (other workers' events)
+    # this often, so an event reaches every worker within about the sum of the two.
+    feedback_flush_interval_s: float = Field(0.1, gt=0)
+    feedback_poll_interval_s: float = Field(0.2, gt=0)
     max_k: int = Field(100, ge=1)
     max_body_bytes: int = Field(16384, ge=256)
     admin_token: str = ""

@@ -8,6 +8,10 @@ POPULAR = "/popular"
 MOVIES = "/movies"
 MODEL = "/model"
 ADMIN_RELOAD = "/admin/reload"
+FEEDBACK = "/feedback"
+FEEDBACK_BATCH = "/feedback/batch"
+USERS = "/users"
+USER_FEEDBACK = "/users/{user_id}/feedback"
 
 # The endpoints that answer a ranking of movies: one request-log row per answer.
 RANKED = (RECOMMEND, SIMILAR, POPULAR)

@@ -350,3 +350,43 @@ def test_required_mode_refuses_to_start_without_a_secret(tmp_path: Path) -> None
         auth = AuthSettings(mode="required", secret=SecretStr(secret))
         with pytest.raises(ConfigError, match="MOVIEREC_AUTH__SECRET"):
             create_app(settings, "", auth)
+
+
+def click(user_id: int) -> dict[str, Any]:
+    return {"user_id": user_id, "movie_id": 1, "event": "click"}
+
+
+def test_a_user_token_writes_and_deletes_its_own_feedback_only(demo: TestClient) -> None:
+    email = new_email()
+    sign_up(demo, email)
+    signed_in = sign_in(demo, email)
+    own, headers = signed_in["user_id"], bearer(signed_in["access_token"])
+    assert demo.post("/feedback", json=click(own), headers=headers).status_code == 202
+    assert demo.post("/feedback", json=click(MOVIELENS_USER), headers=headers).status_code == 403
+    mixed = {"events": [click(own), click(MOVIELENS_USER)]}
+    assert demo.post("/feedback/batch", json=mixed, headers=headers).status_code == 403
+    assert demo.delete(f"/users/{MOVIELENS_USER}/feedback", headers=headers).status_code == 403
+    deleted = demo.delete(f"/users/{own}/feedback", headers=headers)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] == 1  # not the batch's
+    assert demo.post("/feedback", json=click(own)).status_code == 401  # anonymous: an account's
+    assert demo.delete(f"/users/{own}/feedback").status_code == 401
+    assert demo.post("/feedback", json=click(MOVIELENS_USER)).status_code == 202  # demo user
+    assert demo.post("/users", json={}).status_code == 201  # demo mode: anyone may
+
+
+def test_feedback_keys_and_required_mode(required: TestClient) -> None:
+    engine = required.app.state.accounts.engine  # type: ignore[attr-defined]
+    _, writer = create_key(engine, "events", {"feedback:any"}, time.time())
+    _, reader = create_key(engine, "ranker", {"recommend:any"}, time.time())
+    assert required.post("/feedback", json=click(MOVIELENS_USER)).status_code == 401
+    assert required.post("/users", json={}).status_code == 401
+    assert required.delete(f"/users/{MOVIELENS_USER}/feedback").status_code == 401
+    key = {"X-API-Key": writer}
+    assert required.post("/feedback", json=click(MOVIELENS_USER), headers=key).status_code == 202
+    created = required.post("/users", json={}, headers=key)
+    assert created.status_code == 201
+    batch = {"events": [click(MOVIELENS_USER), click(created.json()["user_id"])]}
+    assert required.post("/feedback/batch", json=batch, headers=key).status_code == 202
+    wrong = {"X-API-Key": reader}
+    assert required.post("/feedback", json=click(MOVIELENS_USER), headers=wrong).status_code == 403
+    assert required.post("/users", json={}, headers=wrong).status_code == 403

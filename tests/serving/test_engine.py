@@ -13,7 +13,10 @@ from movierec.serving.engine import Engine
 from movierec.serving.errors import InvalidQueryError, UnknownMovieError
 from movierec.serving.fallback import FallbackReason, most_popular, popularity_order
 from movierec.serving.loader import load_bundle
+from movierec.serving.profiles import Profile
 from movierec.serving.scorers import History
+
+NONE = np.zeros(0, dtype=np.int64)
 
 
 def test_most_popular_respects_the_mask() -> None:
@@ -72,7 +75,7 @@ def test_an_unknown_movie_is_a_domain_error(engine: Engine) -> None:
         engine.similar(5000, 5)
     assert error.value.movie_id == 5000
     with pytest.raises(UnknownMovieError):
-        engine.history([1, 5000], [1.0, 1.0])
+        engine.column(5000)
 
 
 def test_similar_reads_the_table_and_says_why(engine: Engine) -> None:
@@ -110,9 +113,10 @@ def test_a_history_is_ranked_by_its_scores_without_its_items(engine: Engine) -> 
     model = engine.model
     row = model.user_rows[7]
     start, end = model.user_items.indptr[row], model.user_items.indptr[row + 1]
-    movie_ids = model.item_ids[model.user_items.indices[start:end]].tolist()
-    history = engine.history(movie_ids, model.user_items.data[start:end].tolist())
-    ranking = engine.recommend_history(history, k=6)
+    columns = model.user_items.indices[start:end]
+    history = History(columns.astype(np.int64), model.user_items.data[start:end])
+    profile = Profile(model.item_ids[columns], history.weights, model.item_ids[columns], NONE)
+    ranking = engine.recommend(None, k=6, profile=profile)
     scores = engine.scorer.score_history(history)
     eligible = np.ones(model.n_items, dtype=bool)
     eligible[history.columns] = False
@@ -123,11 +127,12 @@ def test_a_history_is_ranked_by_its_scores_without_its_items(engine: Engine) -> 
         assert ranking.columns.tolist() == known.columns.tolist()
     expected = [c for c in np.argsort(-scores, kind="stable").tolist() if eligible[c]][:6]
     assert ranking.columns.tolist() == expected
-    np.testing.assert_allclose(ranking.scores, scores[expected])
+    np.testing.assert_allclose(ranking.scores, scores[expected], rtol=1e-6)
 
 
 def test_an_empty_history_is_answered_as_an_unknown_user(engine: Engine) -> None:
-    empty = History(np.array([], dtype=np.int64), np.array([], dtype=np.float32))
-    ranking = engine.recommend_history(empty, k=3)
+    ranking = engine.recommend(
+        None, k=3, profile=Profile(NONE, NONE.astype(np.float32), NONE, NONE)
+    )
     assert ranking.fallback_reason == FallbackReason.UNKNOWN_USER
     assert ranking.columns.tolist() == engine.popular_order[:3].tolist()

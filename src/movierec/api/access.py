@@ -8,7 +8,11 @@ dependency and calls `await access.require(user_id, served)` once it knows the u
 - an API key acts for any user when it holds the route's scope (403 otherwise);
 - anonymous callers: in `required` mode, 401; in `demo` mode, any MovieLens user of the
   served dataset (ids up to its largest), and any other id no account owns (the unknown-user
-  fallback); an id above the dataset's that an account owns needs that account's token.
+  fallback, users made by POST /users); an id above the dataset's that an account owns needs
+  that account's token.
+
+Routes: /recommend (`recommend:any`), /feedback, /feedback/batch, POST /users and
+DELETE /users/{id}/feedback (`feedback:any`); /admin/* needs `admin` (`deps.require_admin`).
 
 In demo mode a MovieLens id an account claimed stays open to anonymous callers: demo users
 are public sample data. Checking a token costs no query when it is bad; a good one costs one
@@ -39,7 +43,7 @@ from movierec.api.schemas import ErrorResponse
 from movierec.api.state import Served
 from movierec.api.tokens import TokenError, decode
 from movierec.config import AuthSettings, ConfigError
-from movierec.endpoints import AUTH_TOKEN
+from movierec.endpoints import AUTH_SIGNUP, AUTH_TOKEN
 from movierec.store.accounts import is_owned, session_is_live
 from movierec.store.api_keys import ApiKey, find_key
 from movierec.store.database import Database, create_engine
@@ -103,16 +107,6 @@ class Accounts:
         self.limiter = LoginLimiter(
             settings.failed_logins_per_account, settings.failed_logins_per_address
         )
-        self._largest: tuple[object, int] | None = None
-
-    def largest_dataset_user(self, served: Served) -> int:
-        """The largest user id of the served model's data (computed once per model)."""
-        cached = self._largest
-        if cached is None or cached[0] is not served.engine:
-            rows = served.engine.model.user_rows
-            cached = (served.engine, max(rows, default=0))
-            self._largest = cached
-        return cached[1]
 
     def close(self) -> None:
         self.engine.dispose()
@@ -178,8 +172,11 @@ class Access:
     scope: str
     accounts: Accounts
 
-    async def require(self, user_id: int, served: Served) -> None:
-        """Return when the caller may act for `user_id` here; else 401 or 403."""
+    async def require(self, user_id: int | None, served: Served) -> None:
+        """Return when the caller may act for `user_id` here (None: for no user, as an
+        anonymous history is); else 401 or 403."""
+        if user_id is None:
+            return
         caller = self.caller
         if caller.key is not None:
             require_scope(caller.key, self.scope)
@@ -195,11 +192,22 @@ class Access:
             raise NotAuthenticatedError(
                 f"sign in (POST {AUTH_TOKEN}) or send an API key to act for a user"
             )
-        if user_id <= self.accounts.largest_dataset_user(served):
+        if user_id <= served.engine.largest_user_id:
             return
         if await run_in_threadpool(is_owned, self.accounts.engine, user_id):
             raise NotAuthenticatedError(
                 f"user {user_id} belongs to an account: sign in as it to act for it"
+            )
+
+    def require_new_user(self) -> None:
+        """Creating a user without an account: anyone in demo mode; in required mode only a
+        service with the scope (people sign up instead)."""
+        if self.caller.key is not None:
+            require_scope(self.caller.key, self.scope)
+        elif self.accounts.required:
+            raise NotAuthenticatedError(
+                f"in required mode users are created by signing up ({AUTH_SIGNUP}) or by a "
+                f"service's API key with the scope {self.scope!r}"
             )
 
 

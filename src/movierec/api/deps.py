@@ -19,6 +19,7 @@ from movierec.api.errors import (
     AdminDisabledError,
     ModelNotReadyError,
 )
+from movierec.api.feedback import FeedbackLoop
 from movierec.api.state import Served, ServingState
 from movierec.endpoints import ADMIN_RELOAD
 
@@ -50,6 +51,14 @@ async def get_served(request: Request) -> Served:
 
 
 ServedDep = Annotated[Served, Depends(get_served)]
+
+
+async def get_feedback(request: Request) -> FeedbackLoop:
+    feedback: FeedbackLoop = request.app.state.serving.feedback
+    return feedback
+
+
+FeedbackDep = Annotated[FeedbackLoop, Depends(get_feedback)]
 
 
 async def require_admin(

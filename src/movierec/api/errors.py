@@ -18,11 +18,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.api.schemas import ErrorResponse
 from movierec.endpoints import MOVIES
 from movierec.serving.errors import InvalidQueryError, QueryError, UnknownMovieError
+from movierec.store.database import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,10 @@ class TooManyAttemptsError(ServiceError):
         self.retry_after_s = retry_after_s
 
 
+class FeedbackBusyError(ServiceError):
+    """The feedback queue has no room: nothing of the request was accepted."""
+
+
 def _json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -111,7 +117,17 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
         return _json(403, str(exc))
     if isinstance(exc, TooManyAttemptsError):
         return _json(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
+    if isinstance(exc, FeedbackBusyError):
+        return _json(503, str(exc), {"Retry-After": "1"})
     return await _unexpected(request, exc)
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    """A `StoreError`, or a query of the accounts that failed (a `SQLAlchemyError`): 503."""
+    if isinstance(exc, SQLAlchemyError):
+        exc = StoreError(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+    log.warning("store error on %s %s: %s", request.method, request.url.path, exc)
+    return _json(503, f"{exc}; the store is unavailable, retry later", {"Retry-After": "5"})
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -152,6 +168,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the exception-to-HTTP mapping on `app`."""
     app.add_exception_handler(QueryError, _query_error)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(SQLAlchemyError, _store_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -30,6 +30,7 @@ class ServedRequest(NamedTuple):
     scores: str  # a JSON array, exactly as in the answer
     is_fallback: bool = False
     fallback_reason: str | None = None
+    request_id: str | None = None  # the id given in the answer (`movierec.api.request_ids`)
 
 
 class LogEntry(NamedTuple):
@@ -44,6 +45,7 @@ class LogEntry(NamedTuple):
     scores: str
     is_fallback: bool
     fallback_reason: str | None
+    request_id: str | None
 
     @classmethod
     def of(cls, served: ServedRequest, timestamp_us: int, latency_ms: float) -> LogEntry:
@@ -52,13 +54,22 @@ class LogEntry(NamedTuple):
 
 def log_row(entry: tuple[Any, ...]) -> dict[str, Any]:
     """A `LogEntry` (as the plain tuple the writer process receives) as a `request_logs` row:
-    a fresh UUID4, the time as UTC, the movie ids as JSON text (the scores arrive as the
-    answer's JSON text), no reason without a fallback."""
-    timestamp_us, latency_ms, endpoint, user_id, version, movie_ids, scores, fallback, reason = (
-        entry
-    )
+    its request id (a fresh UUID4 when the answer gave none), the time as UTC, the movie ids
+    as JSON text (the scores arrive as the answer's JSON text), no reason without a fallback."""
+    (
+        timestamp_us,
+        latency_ms,
+        endpoint,
+        user_id,
+        version,
+        movie_ids,
+        scores,
+        fallback,
+        reason,
+        request_id,
+    ) = entry
     return {
-        "request_id": str(uuid.uuid4()),
+        "request_id": request_id or str(uuid.uuid4()),
         "timestamp": EPOCH + timedelta(microseconds=timestamp_us),
         "user_id": user_id,
         "endpoint": endpoint,

@@ -32,17 +32,19 @@ from movierec.api.middleware import RequestLogMiddleware
 from movierec.api.routes import (
     admin,
     auth,
+    feedback,
     health,
     model,
     movies,
     popular,
     recommend,
     similar,
+    users,
 )
 from movierec.api.state import ServingState
 from movierec.config import AuthSettings, ServingSettings, get_settings
 
-ROUTERS = (health, recommend, similar, popular, movies, model, admin, auth)
+ROUTERS = (health, recommend, similar, popular, movies, feedback, users, model, admin, auth)
 
 
 def _listen_for_sighup(state: ServingState) -> bool:
@@ -59,14 +61,15 @@ def _listen_for_sighup(state: ServingState) -> bool:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Migrate the store and start the logger, load the model, listen for SIGHUP; on exit
-    flush the log."""
+    """Migrate the store, start the logger and the feedback loop, load the model, listen for
+    SIGHUP; on exit write every queued event and log row."""
     state: ServingState = app.state.serving
     # One request's numpy/FAISS work is far too small to split; extra BLAS and OpenMP threads
     # only contend with the event loop (they cut /recommend throughput by two thirds).
     faiss.omp_set_num_threads(1)
     blas_limit = threadpool_limits(limits=1, user_api="blas")
     state.logger.start()
+    await asyncio.to_thread(state.feedback.start)
     await asyncio.to_thread(state.load_or_explain)
     listening = _listen_for_sighup(state)
     try:
@@ -76,6 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if listening:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        await asyncio.to_thread(state.feedback.stop)
         await asyncio.to_thread(state.logger.stop)
         app.state.accounts.close()
 
@@ -87,8 +91,9 @@ def create_app(
 ) -> FastAPI:
     """Build the app; `settings`, `store_url` and `auth_settings` default to `get_settings()`'s
     `serving`, `store.url` and `auth` (configs + env vars); given `settings` alone, accounts
-    run in demo mode. The store (request log, accounts) is `store_url`, or when it is empty
-    the SQLite file `settings.log_db`. `ConfigError` when required mode has no secret."""
+    run in demo mode. The store (request log, feedback events, accounts) is `store_url`, or
+    when it is empty the SQLite file `settings.log_db`. `ConfigError` when required mode has
+    no secret."""
     if settings is None:
         configured = get_settings()
         settings, store_url = configured.serving, configured.store.url

@@ -95,6 +95,16 @@ def encode(value: str | int | bool | None) -> str:
     return str(value) if type(value) is int else _encode_text(value)
 
 
+def because_members(because: list[list[int]], items: Sequence[ItemRecord]) -> list[str]:
+    """Per recommended movie, its encoded `because` member: the movies (column lists) of the
+    user's history that explain it, with their titles."""
+    reasons = [
+        [compact_json({"movie_id": items[c].movie_id, "title": items[c].title}) for c in columns]
+        for columns in because
+    ]
+    return [f'"because":[{",".join(movies)}]' for movies in reasons]
+
+
 def similar_reasons(similar: SimilarMovies) -> list[str]:
     """Per similar movie, the encoded members that say why it is there (for `MovieJson.array`):
     the audience it shares with the seed, that audience's share, and the shared genres."""

@@ -16,13 +16,18 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from movierec.api.emails import normalise_email
 from movierec.serving.fallback import FallbackReason
+from movierec.serving.profiles import EventKind
 
 MAX_K = 100
 MAX_ID = 2**63 - 1
@@ -31,6 +36,12 @@ Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID, description="MovieLens id (a po
 K = Annotated[StrictInt, Field(ge=1, le=MAX_K, description="Number of items to return (1..100)")]
 Year = Annotated[StrictInt, Field(ge=1800, le=2200)]
 Genre = Annotated[str, Field(min_length=1, max_length=64)]
+Rating = Annotated[
+    StrictFloat, Field(ge=0.5, le=5.0, multiple_of=0.5, description="0.5..5 in steps of 0.5")
+]
+MAX_HISTORY = 500
+MAX_BATCH = 1000
+REQUEST_ID = "The id of this answer: send it with feedback on its movies (POST /feedback)"
 
 
 class Request(BaseModel):
@@ -52,11 +63,103 @@ class Filters(Request):
         return self
 
 
+class HistoryItem(Request):
+    """A movie of an anonymous session's history; without a rating it counts as watched."""
+
+    movie_id: Id
+    rating: Rating | None = None
+
+
+def _distinct_movies(items: list[Any] | None, name: str) -> None:
+    movie_ids = [item.movie_id for item in items or []]
+    if len(set(movie_ids)) < len(movie_ids):
+        raise ValueError(f"each movie may appear once in {name}")
+
+
 class RecommendRequest(Request):
-    user_id: Id
+    """`user_id`, an inline `history` (an anonymous session), or both (the history is laid
+    over what the service knows of the user); `explain` adds `because` to each movie."""
+
+    user_id: Id | None = None
     k: K = 10
     exclude_seen: StrictBool = True
     filters: Filters | None = None
+    history: list[HistoryItem] | None = Field(None, max_length=MAX_HISTORY)
+    explain: StrictBool = False
+
+    @model_validator(mode="after")
+    def _someone(self) -> RecommendRequest:
+        if self.user_id is None and self.history is None:
+            message = "give a user_id, or a history of movie ids for an anonymous session"
+            error = InitErrorDetails(
+                type=PydanticCustomError("missing", message), loc=("user_id",), input=None
+            )
+            raise ValidationError.from_exception_data(type(self).__name__, [error])
+        _distinct_movies(self.history, "history")
+        return self
+
+
+class FeedbackRequest(Request):
+    """One event: a `rating` needs a `value`; `click`, `watch` and `dislike` take none."""
+
+    user_id: Id
+    movie_id: Id
+    event: EventKind
+    value: Rating | None = Field(None, validate_default=True)
+    request_id: str | None = Field(
+        None, max_length=64, description="The request_id of the answer that showed the movie"
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _value_fits_event(cls, value: float | None, info: ValidationInfo) -> float | None:
+        event = info.data.get("event")
+        if event == EventKind.RATING and value is None:
+            raise ValueError("a rating needs a value from 0.5 to 5 in steps of 0.5")
+        if event is not None and event != EventKind.RATING and value is not None:
+            raise ValueError(f"a {event} event takes no value; only ratings have one")
+        return value
+
+
+class FeedbackBatchRequest(Request):
+    events: list[FeedbackRequest] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class FeedbackAccepted(BaseModel):
+    event_id: int
+    request_known: bool | None = Field(
+        description="Whether this service issued the request_id; null when none was given"
+    )
+
+
+class FeedbackBatchAccepted(BaseModel):
+    event_ids: list[int] = Field(description="In the order of the events sent")
+
+
+class SeedRating(Request):
+    movie_id: Id
+    value: Rating
+
+
+class CreateUserRequest(Request):
+    """Optional ratings to start from: with one of 3 or more, /recommend is personal at once."""
+
+    ratings: list[SeedRating] = Field(default_factory=list, max_length=MAX_HISTORY)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CreateUserRequest:
+        _distinct_movies(self.ratings, "ratings")
+        return self
+
+
+class UserCreated(BaseModel):
+    user_id: int = Field(description="A new id, above every id of the dataset")
+    event_ids: list[int] = Field(description="The events of the seed ratings, in their order")
+
+
+class FeedbackDeleted(BaseModel):
+    user_id: int
+    deleted: int = Field(description="How many of the user's events were deleted")
 
 
 class SimilarRequest(Request):
@@ -72,12 +175,26 @@ class Movie(BaseModel):
     genres: list[str]
 
 
+class Reason(BaseModel):
+    movie_id: int
+    title: str
+
+
+class RecommendedMovie(Movie):
+    because: list[Reason] | None = Field(
+        None,
+        description="With explain: the one to three movies of the user's history that "
+        "contributed most to this one (may be empty)",
+    )
+
+
 class RecommendResponse(BaseModel):
-    user_id: int
-    recommendations: list[Movie]
+    user_id: int | None = Field(description="null for an anonymous session")
+    recommendations: list[RecommendedMovie]
     model_version: str
     is_fallback: bool
     fallback_reason: FallbackReason | None
+    request_id: str = Field(description=REQUEST_ID)
 
 
 class SimilarMovie(Movie):
@@ -100,6 +217,7 @@ class SimilarResponse(BaseModel):
     title: str
     similar_items: list[SimilarMovie]
     model_version: str
+    request_id: str = Field(description=REQUEST_ID)
 
 
 class CatalogueMovie(BaseModel):
@@ -122,6 +240,7 @@ class PopularResponse(BaseModel):
     recommendations: list[Movie]
     source: Literal["popularity"]
     model_version: str
+    request_id: str = Field(description=REQUEST_ID)
 
 
 class LogCounters(BaseModel):

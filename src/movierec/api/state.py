@@ -1,4 +1,5 @@
-"""The per-process serving state: settings, the request logger and the current model.
+"""The per-process serving state: settings, the request logger, the feedback loop and the
+current model.
 
 The current model is one immutable `Served` pair held in a single attribute: the engine and
 the pre-encoded JSON of its catalogue. A request reads it once, and a reload validates the new
@@ -13,6 +14,7 @@ import threading
 import time
 from typing import NamedTuple
 
+from movierec.api.feedback import FeedbackLoop
 from movierec.api.logger import RequestLogger
 from movierec.api.render import MovieJson
 from movierec.artifacts import BundleError
@@ -43,6 +45,7 @@ class ServingState:
             batch_size=settings.log_batch_size,
             flush_interval_s=settings.log_flush_interval_s,
         )
+        self.feedback = FeedbackLoop(log_database, settings)
         self.started_monotonic = time.monotonic()
         self.served: Served | None = None
         self.not_ready_reason = "the service is starting"

@@ -31,11 +31,5 @@ def _error_exit(error: Exception) -> typer.Exit:
 
 
 # Importing the command modules registers them on `app`, in this order (the order of --help).
-from movierec.cli import (
-    data,
-    training,
-    serving,
-    monitoring,
-    system,
-    accounts,
-)  # noqa: E402, F401, I001
+from movierec.cli import data, training, serving, monitoring, system  # noqa: E402, F401, I001
+from movierec.cli import accounts  # noqa: E402, F401

@@ -25,6 +25,7 @@ from movierec.serving import kernels
 from movierec.serving.errors import InvalidQueryError, UnknownMovieError
 from movierec.serving.fallback import FallbackReason, most_popular, popularity_order
 from movierec.serving.loader import LoadedModel
+from movierec.serving.profiles import Profile
 from movierec.serving.ranking import ItemFilters, top_k
 from movierec.serving.scorers import (
     EmbeddingScorer,
@@ -57,6 +58,11 @@ class SimilarMovies(NamedTuple):
     shared_genres: list[list[str]]
 
 
+EMPTY_PROFILE = Profile(
+    np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+)
+
+
 class Engine:
     """Answers recommend, similar and popular queries from one loaded model."""
 
@@ -64,6 +70,7 @@ class Engine:
         self.model = model
         self.max_k = max_k
         self.version = model.metadata.version
+        self.largest_user_id = max(model.user_rows, default=0)
         self.filters = ItemFilters(model.items)
         self.popular_order = popularity_order(model.popularity)
         # Python lists: indexing them per request costs less than numpy's fancy indexing.
@@ -96,19 +103,34 @@ class Engine:
 
     def recommend(
         self,
-        user_id: int,
+        user_id: int | None,
         k: int,
         exclude_seen: bool = True,
         genres: Sequence[str] | None = None,
         year_min: int | None = None,
         year_max: int | None = None,
+        profile: Profile | None = None,
     ) -> Ranking:
-        """Top `k` for the user; an unknown user or too few candidates use popularity."""
+        """Top `k` for the user (None: an anonymous session), scored from their training row
+        and their `profile`'s feedback; without a positive interaction, popularity answers."""
         self._check_k(k)
         eligible = self.filters.select(genres, year_min, year_max)
-        row = self.model.user_rows.get(user_id)
-        if row is None:
-            return self._unknown_user(eligible, k)
+        row = None if user_id is None else self.model.user_rows.get(user_id)
+        if profile is None:
+            if row is None:
+                return self._popular_for(eligible, k, FallbackReason.UNKNOWN_USER)
+            return self._known_user(row, k, exclude_seen, eligible)
+        history, seen = self._history(row, profile, exclude_seen)
+        if not (history.weights > 0).any():
+            if profile.registered and row is None:
+                return self._popular_for(eligible, k, FallbackReason.NEW_USER, seen)
+            reason = FallbackReason.NO_POSITIVE_FEEDBACK if profile.has_events else None
+            return self._popular_for(eligible, k, reason or FallbackReason.UNKNOWN_USER, seen)
+        return self._rank(self.scorer.score_history(history), seen, eligible, k)
+
+    def _known_user(
+        self, row: int, k: int, exclude_seen: bool, eligible: np.ndarray | None
+    ) -> Ranking:
         start, end = self.seen_bounds[row], self.seen_bounds[row + 1]
         if not exclude_seen:
             end = start
@@ -122,33 +144,64 @@ class Engine:
         seen = self.model.user_items.indices[start:end]
         return self._rank(self.scorer.score(row), seen, eligible, k)
 
-    def recommend_history(
+    def _columns(self, movie_ids: np.ndarray) -> np.ndarray:
+        """The item columns of the movies the model knows (feedback may name others)."""
+        get = self.model.item_columns.get
+        return np.array(
+            [column for column in map(get, movie_ids.tolist()) if column is not None],
+            dtype=np.int64,
+        )
+
+    def _history(
+        self, row: int | None, profile: Profile, exclude_seen: bool
+    ) -> tuple[History, np.ndarray]:
+        """The user's training row with their feedback laid over it (feedback wins where both
+        have a movie), and the columns to leave out: the disliked always, and with
+        `exclude_seen` the training row's and the rated or watched."""
+        columns = self._columns(profile.movie_ids)
+        weights = profile.weights[np.isin(profile.movie_ids, self.model.item_ids)]
+        excluded = [self._columns(profile.disliked)]
+        if row is not None:
+            start, end = self.seen_bounds[row], self.seen_bounds[row + 1]
+            trained = self.model.user_items.indices[start:end]
+            kept = ~np.isin(trained, columns)
+            columns = np.concatenate([trained[kept], columns])
+            weights = np.concatenate([self.model.user_items.data[start:end][kept], weights])
+            if exclude_seen:
+                excluded.append(trained)
+        if exclude_seen:
+            excluded.append(self._columns(profile.seen))
+        history = History(columns.astype(np.int64), weights.astype(np.float32))
+        return history, np.unique(np.concatenate(excluded)).astype(np.int64)
+
+    def because(
+        self, user_id: int | None, profile: Profile | None, columns: np.ndarray, most: int = 3
+    ) -> list[list[int]]:
+        """Per recommended column, the columns of up to `most` movies of the user's history
+        (training row and positive feedback) that explain it best (`Scorer.because`)."""
+        row = None if user_id is None else self.model.user_rows.get(user_id)
+        if profile is None:
+            profile = EMPTY_PROFILE
+        history, _ = self._history(row, profile, exclude_seen=False)
+        liked = history.weights > 0
+        return self.scorer.because(
+            History(history.columns[liked], history.weights[liked]), columns, most
+        )
+
+    def _popular_for(
         self,
-        history: History,
+        eligible: np.ndarray | None,
         k: int,
-        exclude_seen: bool = True,
-        genres: Sequence[str] | None = None,
-        year_min: int | None = None,
-        year_max: int | None = None,
+        reason: FallbackReason,
+        excluded: np.ndarray | None = None,
     ) -> Ranking:
-        """Top `k` for a user known only by `history` (fold-in, onboarding); the model's
-        training rows take no part. An empty history is answered as an unknown user."""
-        self._check_k(k)
-        eligible = self.filters.select(genres, year_min, year_max)
-        if not len(history.columns):
-            return self._unknown_user(eligible, k)
-        seen = history.columns if exclude_seen else history.columns[:0]
-        return self._rank(self.scorer.score_history(history), seen, eligible, k)
-
-    def history(self, movie_ids: Sequence[int], weights: Sequence[float]) -> History:
-        """The `History` of these movies (distinct ids) with these weights."""
-        columns = np.array([self.column(movie_id) for movie_id in movie_ids], dtype=np.int64)
-        return History(columns, np.asarray(weights, dtype=np.float32))
-
-    def _unknown_user(self, eligible: np.ndarray | None, k: int) -> Ranking:
+        if excluded is not None and len(excluded):
+            if eligible is None:
+                eligible = np.ones(self.model.n_items, dtype=bool)
+            eligible[excluded] = False
         columns = most_popular(self.popular_order, eligible, k)
         popularity = self.model.popularity[columns]
-        return Ranking(columns, popularity, True, FallbackReason.UNKNOWN_USER)
+        return Ranking(columns, popularity, True, reason)
 
     def _rank(
         self, scores: np.ndarray, seen: np.ndarray, eligible: np.ndarray | None, k: int

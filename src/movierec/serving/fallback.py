@@ -14,15 +14,24 @@ import numpy as np
 class FallbackReason(StrEnum):
     """Why an answer is not (only) the personal model's ranking; every reason there is.
 
-    - `unknown_user`: the user is not in the model; the answer is the most popular items that
-      match the filters.
+    - `unknown_user`: the user is not in the model and has no feedback (nor inline history);
+      the answer is the most popular items that match the filters.
     - `insufficient_candidates`: the user is known, but the filters and `exclude_seen` leave
       fewer than `k` items the model can rank (for the "item_weights" scorer, items with a
       positive score). The model's ranking comes first, then eligible items by popularity; when
       fewer than `k` items are eligible at all, the list is shorter than `k` (possibly empty).
+    - `new_user`: a user created through the service (`POST /users`) without a positive event
+      yet (a rating of 3 or more, a watch or a click); popular items as for `unknown_user`.
+    - `no_positive_feedback`: a user the model does not know, whose events (or inline
+      history) are all negative (dislikes, ratings below 3); popular items, the disliked left out.
+
+    A user with at least one positive event is personal (`is_fallback` false), whether or
+    not the model was trained on them.
     """
 
     UNKNOWN_USER = "unknown_user"
+    NEW_USER = "new_user"
+    NO_POSITIVE_FEEDBACK = "no_positive_feedback"
     INSUFFICIENT_CANDIDATES = "insufficient_candidates"
 
 

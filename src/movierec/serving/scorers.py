@@ -13,6 +13,11 @@ against the fixed item factors Y, by the implicit-ALS normal equations (Hu, Kore
 where Yᵤ are the factors of the history's items, Cᵤ their confidences `alpha * |weight|`, and
 pᵤ is 1 for a positive weight and 0 for a negative one (a dislike: confident, not preferred).
 λ (`regularization`) and `alpha` come from the bundle's hyper-parameters when present.
+
+`because` explains a ranking by the history: for item weights, the history items whose
+weighted contributions `weights[h] * item_weights[h, i]` to item i's score are largest; for
+embeddings, the history items whose embeddings have the largest cosine with item i's.
+Only positive links count, so an item may have fewer reasons than asked (or none).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.serving import kernels
+from movierec.serving.ranking import select_top_k
 
 
 class History(NamedTuple):
@@ -57,6 +63,18 @@ class Scorer(Protocol):
     def score(self, row: int) -> np.ndarray: ...
 
     def score_history(self, history: History) -> np.ndarray: ...
+
+    def because(self, history: History, columns: np.ndarray, most: int) -> list[list[int]]: ...
+
+
+def strongest_links(links: np.ndarray, history: History, most: int) -> list[list[int]]:
+    """Per row of `links` (recommended items x history items), the history columns of its
+    `most` largest positive entries, largest first."""
+    if not len(history.columns) or not links.size:
+        return [[] for _ in range(links.shape[0])]
+    links = np.where(links > 0, links, -np.inf)
+    positions, _ = select_top_k(links, min(most, links.shape[1]))
+    return [history.columns[row[row >= 0]].tolist() for row in positions]
 
 
 class EmbeddingScorer:
@@ -100,6 +118,18 @@ class EmbeddingScorer:
     def score_history(self, history: History) -> np.ndarray:
         return np.asarray(self.item_embeddings @ self.user_vector(history))
 
+    def because(self, history: History, columns: np.ndarray, most: int) -> list[list[int]]:
+        recommended = unit_rows(self.item_embeddings[columns])
+        return strongest_links(
+            recommended @ unit_rows(self.item_embeddings[history.columns]).T, history, most
+        )
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.where(norms > 0, norms, 1.0))
+
 
 DENSE_WEIGHTS_ABOVE = 0.25
 
@@ -128,3 +158,8 @@ class ItemWeightsScorer:
 
     def score_history(self, history: History) -> np.ndarray:
         return np.asarray(self.item_weights[history.columns].T @ history.weights).ravel()
+
+    def because(self, history: History, columns: np.ndarray, most: int) -> list[list[int]]:
+        weights = self.item_weights[history.columns][:, columns]
+        dense = weights.toarray() if sp.issparse(weights) else np.asarray(weights)
+        return strongest_links((dense * history.weights[:, None]).T, history, most)

@@ -1,7 +1,8 @@
 """Accounts and their sign-in sessions in the store (tables `accounts`, `refresh_tokens`).
 
-An account acts for one recommender user: a fresh id above every id the dataset and other
-accounts use, or a MovieLens id it claimed (demo mode). A sign-in starts a session; each
+An account acts for one recommender user: a fresh one created like the API's other new users
+(`movierec.store.feedback.create_user`, ids above the dataset's), or a MovieLens id it
+claimed (demo mode). A sign-in starts a session; each
 refresh replaces the session's refresh token by a new one, and presenting a replaced token
 again (a stolen copy, most likely) revokes the whole session. Access tokens name their
 session, so `session_is_live` is how they are revoked too. Tokens are kept as digests only.
@@ -12,13 +13,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from movierec.store.digests import digest
 from movierec.store.tables import accounts, refresh_tokens
-
-ALLOCATION_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -48,41 +47,25 @@ ACCOUNT_COLUMNS = (
 
 
 def create_account(
-    engine: Engine,
-    email: str,
-    password_hash: str,
-    now: float,
-    fresh_above: int,
-    claimed_user_id: int | None = None,
+    engine: Engine, email: str, password_hash: str, user_id: int, claimed: bool, now: float
 ) -> Account | None:
-    """A new account for `email` acting for `claimed_user_id`, or else for a fresh user id
-    above `fresh_above` and every account's; None when the email (or the claimed id) is
-    taken. Two sign-ups racing for the same fresh id: the loser takes the next one."""
-    for _ in range(ALLOCATION_ATTEMPTS):
+    """A new account for `email` acting for `user_id` (a fresh user of `app_users`, or a
+    claimed MovieLens user); None when the email or the user already has an account."""
+    row = {
+        "email": email,
+        "password_hash": password_hash,
+        "user_id": user_id,
+        "claimed": claimed,
+        "created_at": now,
+    }
+    try:
         with engine.begin() as conn:
-            if claimed_user_id is None:
-                largest = conn.execute(select(func.max(accounts.c.user_id))).scalar_one()
-                user_id = max(largest or 0, fresh_above) + 1
-            else:
-                user_id = claimed_user_id
-        row = {
-            "email": email,
-            "password_hash": password_hash,
-            "user_id": user_id,
-            "claimed": claimed_user_id is not None,
-            "created_at": now,
-        }
-        try:
-            with engine.begin() as conn:
-                account_id = conn.execute(
-                    insert(accounts).returning(accounts.c.account_id), row
-                ).scalar_one()
-        except IntegrityError:
-            if claimed_user_id is not None or find_by_email(engine, email) is not None:
-                return None
-            continue
-        return Account(account_id, email, user_id, claimed_user_id is not None, now)
-    raise RuntimeError(f"no free user id after {ALLOCATION_ATTEMPTS} attempts")
+            account_id = conn.execute(
+                insert(accounts).returning(accounts.c.account_id), row
+            ).scalar_one()
+    except IntegrityError:
+        return None
+    return Account(account_id, email, user_id, claimed, now)
 
 
 def find_by_email(engine: Engine, email: str) -> tuple[Account, str] | None:

@@ -6,9 +6,21 @@ SQLite the text `YYYY-MM-DD HH:MM:SS.ffffff`, which sorts like time); `user_id` 
 /similar and /popular; `recommendations` and `scores` are JSON arrays as text (movie ids,
 floats; the scores exactly as answered); `fallback_reason` is NULL unless `is_fallback`.
 
-`request_id` is a UUID4 drawn as the row is written (native `uuid` on PostgreSQL, canonical
-text on SQLite). It is not indexed: a random key would scatter every insert across the
-B-tree (about 3x the cost of an append, measured on SQLite); reports read by time, which is.
+`request_id` is the UUID4 the answer gave (`movierec.api.request_ids`; native `uuid` on
+PostgreSQL, canonical text on SQLite), so feedback can name the answer it responds to. It is
+not indexed: a random key would scatter every insert across the B-tree (about 3x the cost of
+an append, measured on SQLite); reports read by time, which is.
+
+`feedback_events` holds what users tell the service (`movierec.api.feedback` writes them):
+`event` is 'rating' (with `value` 0.5..5), 'click', 'watch' or 'dislike'; `request_id` the
+logged answer the event responds to, with `request_known` false when the service never
+issued that id; `model_version` the model serving when the event arrived; `created_at` unix
+seconds. `event_id` is minted by the API as it accepts the event (so a 202 can name it): it
+grows with time (`movierec.store.feedback`), which is what every worker's reader follows.
+`feedback_sources` hands each API process its part of the event ids; `feedback_erasures`
+records each `DELETE /users/{id}/feedback` (events up to `up_to_event_id`), so that every
+worker forgets them. `app_users` are the users created through the API, with ids above the
+dataset's largest.
 
 Accounts: `accounts` holds who may sign in (the email normalised and unique, the password as
 an argon2id hash) and the recommender `user_id` the account acts for: a fresh id above the
@@ -96,4 +108,44 @@ api_keys = Table(
     Column("scopes", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
+)
+
+
+feedback_events = Table(
+    "feedback_events",
+    metadata,
+    Column("event_id", RowId, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("movie_id", BigInteger, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("value", Float),
+    Column("request_id", Text),
+    Column("request_known", Boolean, nullable=False),
+    Column("model_version", Text),
+    Column("created_at", Float, nullable=False),
+    Index("idx_feedback_events_user", "user_id", "event_id"),
+)
+
+feedback_sources = Table(
+    "feedback_sources",
+    metadata,
+    Column("source_id", RowId, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+)
+
+feedback_erasures = Table(
+    "feedback_erasures",
+    metadata,
+    Column("erasure_id", RowId, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("up_to_event_id", BigInteger, nullable=False),
+    Column("deleted", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+app_users = Table(
+    "app_users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
 )

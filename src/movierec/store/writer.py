@@ -29,7 +29,7 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -87,6 +87,7 @@ class BatchWriter:
         self._process: BaseProcess | None = None
         self._pipe: Connection | None = None
         self._lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one sender at a time: the thread or `flush`
         self._queued = self._written = self._dropped = self._failed = 0
 
     def start(self) -> None:
@@ -121,6 +122,23 @@ class BatchWriter:
         if full and not self._wake.is_set():
             self._wake.set()
         return True
+
+    def put_all(self, items: Sequence[tuple[Any, ...]]) -> bool:
+        """Queue all of `items` or, when they do not fit, none (counted as dropped)."""
+        with self._lock:
+            if len(self._pending) + len(items) > self.queue_size:
+                self._dropped += len(items)
+                return False
+            self._pending.extend(items)
+            self._queued += len(items)
+            full = len(self._pending) >= self.batch_size
+        if full and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def flush(self) -> None:
+        """Write everything queued so far before returning (blocks; not for the event loop)."""
+        self._send_queued(everything=True)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Write every queued item, then stop the sender thread and the writer process."""
@@ -158,14 +176,20 @@ class BatchWriter:
             self._wake.clear()
             stopping = self._stopping.is_set()
             due = time.monotonic() >= deadline
-            batch = self._take(everything=due or stopping)
-            for start in range(0, len(batch), self.batch_size):
-                self._send(batch[start : start + self.batch_size])
+            self._send_queued(everything=due or stopping)
             if stopping:
                 return
             if due:
                 deadline = time.monotonic() + self.flush_interval_s
             self._wake.wait(max(0.0, deadline - time.monotonic()))
+
+    def _send_queued(self, everything: bool) -> None:
+        """Take the queued items (see `_take`) and send them in batches; one caller at a time,
+        so that when `flush` returns nothing taken before it is still on its way."""
+        with self._send_lock:
+            batch = self._take(everything)
+            for start in range(0, len(batch), self.batch_size):
+                self._send(batch[start : start + self.batch_size])
 
     def _send(self, batch: list[tuple[Any, ...]]) -> None:
         """Hand `batch` to the writer process and wait for its counts."""

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from movierec.api import passwords, tokens
 from movierec.api.access import ACCESS_RESPONSES, Accounts, AccountsDep, CallerDep
-from movierec.api.deps import ServedDep
+from movierec.api.deps import FeedbackDep, ServedDep
 from movierec.api.emails import normalise_email
 from movierec.api.errors import (
     ERROR_RESPONSES,
@@ -57,7 +57,9 @@ router = APIRouter(tags=["accounts"])
         **ERROR_RESPONSES,
     },
 )
-def signup(body: SignupRequest, accounts: AccountsDep, served: ServedDep) -> SignupResponse:
+def signup(
+    body: SignupRequest, accounts: AccountsDep, served: ServedDep, loop: FeedbackDep
+) -> SignupResponse:
     """Create an account (202 whether or not the email was free, so that no one learns
     which emails have one); then sign in at /auth/token."""
     claim = body.movielens_user_id
@@ -69,17 +71,15 @@ def signup(body: SignupRequest, accounts: AccountsDep, served: ServedDep) -> Sig
                 f"user {claim} is not a MovieLens user of the served model; leave "
                 "movielens_user_id out to get a user of your own"
             )
-    password_hash = passwords.hash_password(body.password)
-    created = store.create_account(
-        accounts.engine,
-        body.email,
-        password_hash,
-        time.time(),
-        fresh_above=accounts.largest_dataset_user(served),
-        claimed_user_id=claim,
-    )
-    if created is None and claim is not None and store.is_owned(accounts.engine, claim):
+    password_hash = passwords.hash_password(body.password)  # also when the email is taken
+    if store.find_by_email(accounts.engine, body.email) is not None:
+        return SignupResponse(detail=SIGNED_UP)
+    if claim is not None and store.is_owned(accounts.engine, claim):
         raise ClaimTakenError(f"MovieLens user {claim} belongs to an account already")
+    user_id = claim or loop.create_user(served.engine.largest_user_id)
+    store.create_account(
+        accounts.engine, body.email, password_hash, user_id, claim is not None, time.time()
+    )
     return SignupResponse(detail=SIGNED_UP)
 
 

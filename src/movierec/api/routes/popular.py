@@ -25,8 +25,10 @@ async def popular(
 ) -> Response:
     """Most popular movies, optionally of one genre (422 lists the valid genres)."""
     ranking = served.engine.popular(k, genre or None)
+    movies, request_id = ranked_movies(request, POPULAR, None, served, *ranking)
     return json_object(
-        recommendations=ranked_movies(request, POPULAR, None, served, *ranking),
+        recommendations=movies,
         source=encode("popularity"),
         model_version=encode(served.engine.version),
+        request_id=request_id,
     )

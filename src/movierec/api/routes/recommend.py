@@ -1,4 +1,8 @@
-"""POST /recommend: a user's top-k movies, filtered; unknown users get popular movies."""
+"""POST /recommend: a user's top-k movies, filtered; unknown users get popular movies.
+
+The user's feedback (this worker's `UserProfiles`) and an inline `history` are laid over the
+model's training row; `explain` adds the movies of the history behind each recommendation.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from fastapi import APIRouter, Request, Response
 
 from movierec.api.access import ACCESS_RESPONSES, RecommendAccess
 from movierec.api.answers import ranked_movies
-from movierec.api.deps import ServedDep
+from movierec.api.deps import FeedbackDep, ServedDep
 from movierec.api.errors import ERROR_RESPONSES
-from movierec.api.render import encode, json_object
+from movierec.api.render import because_members, encode, json_object
+from movierec.api.routes.similar import UNKNOWN_MOVIE
 from movierec.api.schemas import (
     Filters,
     RecommendRequest,
@@ -17,6 +22,7 @@ from movierec.api.schemas import (
     parse_body,
 )
 from movierec.endpoints import RECOMMEND
+from movierec.serving.profiles import inline_profile
 
 NO_FILTERS = Filters()
 
@@ -26,23 +32,47 @@ router = APIRouter()
 @router.post(
     RECOMMEND,
     response_model=RecommendResponse,
-    responses={**ACCESS_RESPONSES, **ERROR_RESPONSES},
+    responses={**UNKNOWN_MOVIE, **ACCESS_RESPONSES, **ERROR_RESPONSES},
     openapi_extra=openapi_body(RecommendRequest),
 )
-async def recommend(request: Request, served: ServedDep, access: RecommendAccess) -> Response:
-    """Top-k movies for a user; unknown users get popular movies (`is_fallback`). A signed-in
-    user's token acts for that user only; an API key needs `recommend:any`."""
+async def recommend(
+    request: Request, served: ServedDep, loop: FeedbackDep, access: RecommendAccess
+) -> Response:
+    """Top-k movies for a user or an anonymous `history`; without a positive interaction,
+    popular movies (`is_fallback`, `fallback_reason`). A signed-in user's token acts for that
+    user only; an API key needs `recommend:any`."""
     body = parse_body(RecommendRequest, await request.body())
     await access.require(body.user_id, served)
     filters = body.filters or NO_FILTERS
     engine = served.engine
+    user_id = body.user_id
+    profile = None if user_id is None else loop.profiles.get(user_id)
+    if body.history is not None:
+        for item in body.history:
+            engine.column(item.movie_id)  # 404 for an unknown movie
+        session = inline_profile(
+            [item.movie_id for item in body.history], [item.rating for item in body.history]
+        )
+        profile = session if profile is None else profile.merged(session)
     ranking = engine.recommend(
-        body.user_id, body.k, body.exclude_seen, filters.genres, filters.year_min, filters.year_max
+        user_id,
+        body.k,
+        body.exclude_seen,
+        filters.genres,
+        filters.year_min,
+        filters.year_max,
+        profile,
     )
+    extras = None
+    if body.explain:
+        because = engine.because(user_id, profile, ranking.columns)
+        extras = because_members(because, engine.model.items)
+    movies, request_id = ranked_movies(request, RECOMMEND, user_id, served, *ranking, extras=extras)
     return json_object(
-        user_id=encode(body.user_id),
-        recommendations=ranked_movies(request, RECOMMEND, body.user_id, served, *ranking),
+        user_id=encode(user_id),
+        recommendations=movies,
         model_version=encode(engine.version),
         is_fallback=encode(ranking.is_fallback),
         fallback_reason=encode(ranking.fallback_reason),
+        request_id=request_id,
     )

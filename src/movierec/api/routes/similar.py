@@ -36,7 +36,7 @@ async def similar(request: Request, served: ServedDep) -> Response:
     """Movies most similar to a seed movie, each with why: shared audience and genres."""
     body = parse_body(SimilarRequest, await request.body())
     found = served.engine.similar(body.movie_id, body.k)
-    movies = ranked_movies(
+    movies, request_id = ranked_movies(
         request,
         SIMILAR,
         None,
@@ -50,4 +50,5 @@ async def similar(request: Request, served: ServedDep) -> Response:
         title=encode(found.seed.title),
         similar_items=movies,
         model_version=encode(served.engine.version),
+        request_id=request_id,
     )

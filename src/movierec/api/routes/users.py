@@ -1,0 +1,76 @@
+"""POST /users (a new user, optionally with seed ratings) and DELETE /users/{id}/feedback."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+
+from movierec.api.access import ACCESS_RESPONSES, FeedbackAccess
+from movierec.api.deps import FeedbackDep, ServedDep
+from movierec.api.errors import ERROR_RESPONSES, FeedbackBusyError
+from movierec.api.routes.feedback import BUSY
+from movierec.api.schemas import (
+    MAX_ID,
+    CreateUserRequest,
+    ErrorResponse,
+    FeedbackDeleted,
+    UserCreated,
+    openapi_body,
+    parse_body,
+)
+from movierec.endpoints import USER_FEEDBACK, USERS
+from movierec.serving.profiles import EventKind
+
+router = APIRouter()
+
+UNKNOWN_MOVIE: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Unknown movie in the seed ratings"}
+}
+
+
+@router.post(
+    USERS,
+    status_code=201,
+    response_model=UserCreated,
+    responses={**UNKNOWN_MOVIE, **ACCESS_RESPONSES, **ERROR_RESPONSES},
+    openapi_extra=openapi_body(CreateUserRequest),
+)
+async def create_user(
+    request: Request, served: ServedDep, loop: FeedbackDep, access: FeedbackAccess
+) -> UserCreated:
+    """A new user with an id above the dataset's; seed ratings are stored as their events.
+    Open in demo mode; in required mode people sign up, and services need `feedback:any`."""
+    access.require_new_user()
+    raw = await request.body()
+    body = parse_body(CreateUserRequest, raw or b"{}")
+    engine = served.engine
+    for rating in body.ratings:
+        engine.column(rating.movie_id)
+    user_id = await asyncio.to_thread(loop.create_user, engine.largest_user_id)
+    events = [
+        loop.event(user_id, rating.movie_id, EventKind.RATING, rating.value, None, engine.version)
+        for rating in body.ratings
+    ]
+    if events and not loop.accept(events):
+        raise FeedbackBusyError(f"user {user_id} was created, but {BUSY}")
+    return UserCreated(user_id=user_id, event_ids=[event.event_id for event in events])
+
+
+@router.delete(
+    USER_FEEDBACK,
+    response_model=FeedbackDeleted,
+    responses={**ACCESS_RESPONSES, **ERROR_RESPONSES},
+)
+async def delete_feedback(
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    served: ServedDep,
+    loop: FeedbackDep,
+    access: FeedbackAccess,
+) -> FeedbackDeleted:
+    """Delete every feedback event of the user; later recommendations no longer use them.
+    A signed-in user's token deletes its own only; an API key needs `feedback:any`."""
+    await access.require(user_id, served)
+    deleted = await asyncio.to_thread(loop.erase, user_id)
+    return FeedbackDeleted(user_id=user_id, deleted=deleted)
