@@ -390,3 +390,23 @@ def test_feedback_keys_and_required_mode(required: TestClient) -> None:
     wrong = {"X-API-Key": reader}
     assert required.post("/feedback", json=click(MOVIELENS_USER), headers=wrong).status_code == 403
     assert required.post("/users", json={}, headers=wrong).status_code == 403
+
+
+def test_serve_refuses_required_mode_without_a_secret_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from movierec.cli import app
+    from movierec.config import get_settings
+
+    monkeypatch.setenv("MOVIEREC_AUTH__MODE", "required")
+    monkeypatch.delenv("MOVIEREC_AUTH__SECRET", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "auth.secret must hold at least 32 characters in required mode" in result.output
+    assert "Traceback" not in result.output

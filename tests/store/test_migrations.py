@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from movierec.cli import app
 from movierec.store.database import Database, create_engine
-from movierec.store.schema import current_revision, head_revision, upgrade
+from movierec.store.schema import HEAD, current_revision, head_revision, upgrade
 from movierec.store.tables import metadata, request_logs
 from tests.databases import table_rows
 
@@ -68,6 +68,10 @@ def test_the_newest_revision_is_the_tables_metadata(database: Database) -> None:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_the_head_the_api_checks_at_start_is_the_newest_script() -> None:
+    assert head_revision() == HEAD
 
 
 def test_a_version_1_database_upgrades_and_keeps_every_row(database: Database) -> None:

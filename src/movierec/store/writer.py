@@ -39,7 +39,6 @@ from sqlalchemy import Engine, Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from movierec.store.database import Database, create_engine
-from movierec.store.schema import upgrade
 from movierec.store.tables import metadata
 
 log = logging.getLogger(__name__)
@@ -93,6 +92,8 @@ class BatchWriter:
     def start(self) -> None:
         """Bring the store's schema up to date (so a bad path or URL fails now, as a
         `StoreError`), then start the writer process and the sender thread."""
+        from movierec.store.schema import upgrade  # not in the writer process: no Alembic there
+
         upgrade(self.database)
         context = multiprocessing.get_context("spawn")  # no fork of a threaded server
         self._pipe, child_end = context.Pipe()
