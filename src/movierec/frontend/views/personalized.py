@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from movierec.frontend.account import as_signed_in, explained, signed_in
 from movierec.frontend.api_client import ApiError, Recommendations
 from movierec.frontend.catalogue import Catalogue
 from movierec.frontend.components import (
@@ -53,8 +54,12 @@ def query_form(catalogue: Catalogue | None) -> str | None:
     Returns the message for an invalid user id (the query is then forgotten), else None."""
     with st.form("personalized"):
         user_column, k_column, seen_column = st.columns([1, 2, 1.2], vertical_alignment="bottom")
+        account = signed_in()
         user_text = user_column.text_input(
-            "User id", value="1", help="A MovieLens user id, e.g. 42."
+            "User id",
+            value=str(account.user_id) if account else "1",
+            disabled=account is not None,
+            help="Yours, as you are signed in." if account else "A MovieLens user id, e.g. 42.",
         )
         k = k_column.slider("How many movies", min_value=1, max_value=50, value=12)
         exclude_seen = seen_column.toggle("Hide movies already rated", value=True)
@@ -102,9 +107,10 @@ def results() -> None:
         )
         return
     try:
-        answer = current_client().recommend(**query)
+        client = current_client()
+        answer = as_signed_in(client, lambda token: client.recommend(**query, access_token=token))
     except ApiError as exc:
-        show_error(exc)
+        show_error(explained(exc))
         return
     if answer.is_fallback:
         st.warning(fallback_notice(answer), icon=":material/ac_unit:")
