@@ -341,6 +341,9 @@ def test_the_openapi_document_declares_the_security_schemes(required: TestClient
     }
     securities = document["paths"]["/recommend"]["post"]["security"]
     assert {"UserToken": []} in securities and {"ApiKey": []} in securities
+    assert {} in securities  # anonymous callers too (demo mode)
+    me = document["paths"]["/me"]["get"]["security"]
+    assert {} not in me and {"UserToken": []} in me
     assert "security" not in document["paths"]["/popular"]["get"]
 
 

@@ -75,6 +75,11 @@ ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The OpenAPI `security` of a personal route also lists no requirement at all (`{}`):
+# demo mode serves anonymous callers there. Required mode answers them 401 (see above).
+ANONYMOUS_TOO: dict[str, Any] = {"security": [{}]}
+
+
 def signing_secret(settings: AuthSettings) -> str:
     """The secret tokens are signed with; `ConfigError` when `required` mode has none."""
     secret = settings.secret.get_secret_value()

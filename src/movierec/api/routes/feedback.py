@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from movierec.api.access import ACCESS_RESPONSES, FeedbackAccess
+from movierec.api.access import ACCESS_RESPONSES, ANONYMOUS_TOO, FeedbackAccess
 from movierec.api.deps import FeedbackDep, ServedDep
 from movierec.api.errors import ERROR_RESPONSES, FeedbackBusyError
 from movierec.api.feedback import FeedbackLoop
@@ -66,7 +66,7 @@ def answer(**encoded: str) -> Response:
     status_code=202,
     response_model=FeedbackAccepted,
     responses=RESPONSES,
-    openapi_extra=openapi_body(FeedbackRequest),
+    openapi_extra={**openapi_body(FeedbackRequest), **ANONYMOUS_TOO},
 )
 async def feedback(
     request: Request, served: ServedDep, loop: FeedbackDep, access: FeedbackAccess
@@ -85,7 +85,7 @@ async def feedback(
     status_code=202,
     response_model=FeedbackBatchAccepted,
     responses=RESPONSES,
-    openapi_extra=openapi_body(FeedbackBatchRequest),
+    openapi_extra={**openapi_body(FeedbackBatchRequest), **ANONYMOUS_TOO},
 )
 async def feedback_batch(
     request: Request, served: ServedDep, loop: FeedbackDep, access: FeedbackAccess

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from movierec.api.access import ACCESS_RESPONSES, RecommendAccess
+from movierec.api.access import ACCESS_RESPONSES, ANONYMOUS_TOO, RecommendAccess
 from movierec.api.answers import ranked_movies
 from movierec.api.deps import FeedbackDep, ServedDep
 from movierec.api.errors import ERROR_RESPONSES
@@ -33,7 +33,7 @@ router = APIRouter()
     RECOMMEND,
     response_model=RecommendResponse,
     responses={**UNKNOWN_MOVIE, **ACCESS_RESPONSES, **ERROR_RESPONSES},
-    openapi_extra=openapi_body(RecommendRequest),
+    openapi_extra={**openapi_body(RecommendRequest), **ANONYMOUS_TOO},
 )
 async def recommend(
     request: Request, served: ServedDep, loop: FeedbackDep, access: RecommendAccess

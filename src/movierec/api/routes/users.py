@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
-from movierec.api.access import ACCESS_RESPONSES, FeedbackAccess
+from movierec.api.access import ACCESS_RESPONSES, ANONYMOUS_TOO, FeedbackAccess
 from movierec.api.deps import FeedbackDep, ServedDep
 from movierec.api.errors import ERROR_RESPONSES, FeedbackBusyError
 from movierec.api.routes.feedback import BUSY
@@ -35,7 +35,7 @@ UNKNOWN_MOVIE: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=UserCreated,
     responses={**UNKNOWN_MOVIE, **ACCESS_RESPONSES, **ERROR_RESPONSES},
-    openapi_extra=openapi_body(CreateUserRequest),
+    openapi_extra={**openapi_body(CreateUserRequest), **ANONYMOUS_TOO},
 )
 async def create_user(
     request: Request, served: ServedDep, loop: FeedbackDep, access: FeedbackAccess
@@ -62,6 +62,7 @@ async def create_user(
     USER_FEEDBACK,
     response_model=FeedbackDeleted,
     responses={**ACCESS_RESPONSES, **ERROR_RESPONSES},
+    openapi_extra=ANONYMOUS_TOO,
 )
 async def delete_feedback(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
