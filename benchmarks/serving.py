@@ -11,7 +11,15 @@ exposes both endpoints to it. Each round also drives the reference route of
 which the server runs beside the API's own routes. After shutdown it checks the log: one row
 per request the server served. wrk stops mid-flight, so the server may serve (and log) up to
 one request per open connection that wrk does not count; the check is therefore exact against
-the server's own counter and reported against wrk's count. Writes benchmarks/results/serving.json.
+the server's own counter and reported against wrk's count.
+
+Feedback: /feedback takes turns with /health in the same rounds (its ratio to /health; events
+for a set of "fresh" users), then /recommend is driven for exactly those users, whose answers
+go through the fold-in path (their training row plus their new events); its server-side
+latency is reported apart. After shutdown the `feedback_events` rows must equal the 202s
+(up to one in flight per connection when wrk stops, as for the log). Last, two replicas on one
+store measure how long an event accepted by one takes to change the other's answer.
+Writes benchmarks/results/serving.json.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,11 +42,14 @@ from tests.servers import running_api
 from benchmarks.machine import machine
 from benchmarks.reference_app import REFERENCE_PATH
 from movierec.artifacts import ITEM_MAPPING, MODEL_METADATA, USER_MAPPING, read_json
-from movierec.endpoints import HEALTH, POPULAR, RANKED, RECOMMEND, SIMILAR
+from movierec.endpoints import FEEDBACK, HEALTH, POPULAR, RANKED, RECOMMEND, SIMILAR, USERS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serving.json"
 TRIVIAL = HEALTH
-ENDPOINTS = (TRIVIAL, *RANKED)
+FRESH = "/recommend (fresh feedback)"  # /recommend for the users given feedback
+ENDPOINTS = (TRIVIAL, *RANKED, FEEDBACK, FRESH)
+FRESH_USERS = 200
+START_S = 180.0  # a loaded machine takes its time to start a server and its writer processes
 DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -50,10 +62,28 @@ end
 """
 
 
+def feedback_bodies(user_ids: list[int], movie_ids: list[int]) -> list[str]:
+    """Events for the fresh users: ratings, clicks, watches and dislikes of varied movies."""
+    kinds = [("rating", 4.5), ("click", None), ("rating", 2.0), ("watch", None), ("dislike", None)]
+    bodies = []
+    for i in range(1000):
+        kind, value = kinds[i % len(kinds)]
+        body = {
+            "user_id": user_ids[i % len(user_ids)],
+            "movie_id": movie_ids[(i * 7) % len(movie_ids)],
+        }
+        bodies.append(json.dumps({**body, "event": kind, **({"value": value} if value else {})}))
+    return bodies
+
+
 def lua_script(endpoint: str, user_ids: list[int], movie_ids: list[int]) -> str:
     """A wrk script for `endpoint`: POST bodies or GET queries cycling through the ids."""
-    if endpoint in (RECOMMEND, REFERENCE_PATH):
+    if endpoint in (RECOMMEND, REFERENCE_PATH, FRESH):
         bodies = [json.dumps({"user_id": u, "k": 10}) for u in user_ids]
+        method = "POST"
+        endpoint = RECOMMEND if endpoint == FRESH else endpoint
+    elif endpoint == FEEDBACK:
+        bodies = feedback_bodies(user_ids, movie_ids)
         method = "POST"
     elif endpoint == SIMILAR:
         bodies = [json.dumps({"movie_id": m, "k": 10}) for m in movie_ids]
@@ -98,18 +128,21 @@ def run_wrk(
     return {
         "requests": stats["requests"],
         "rps": stats["requests"] / (stats["duration_us"] / 1e6),
-        "errors": stats["errors"] + stats["non_2xx"],
+        "errors": stats["errors"] + stats["non_2xx"],  # a 202 is a 2xx
         "client_p50_ms": stats["p50_us"] / 1000,
         "client_p95_ms": stats["p95_us"] / 1000,
         "client_p99_ms": stats["p99_us"] / 1000,
     }
 
 
-def server_latency(log_db: Path, endpoint: str, since: str) -> dict[str, float]:
+def server_latency(
+    log_db: Path, endpoint: str, since: str, until: str = "9999"
+) -> dict[str, float]:
     with sqlite3.connect(log_db) as conn:
         rows = conn.execute(
-            "SELECT latency_ms FROM request_logs WHERE endpoint = ? AND timestamp >= ?",
-            (endpoint, since),
+            "SELECT latency_ms FROM request_logs WHERE endpoint = ? AND timestamp >= ? "
+            "AND timestamp < ?",
+            (endpoint, since, until),
         ).fetchall()
     latencies = np.array([row[0] for row in rows])
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if len(latencies) else (0, 0, 0)
@@ -118,6 +151,35 @@ def server_latency(log_db: Path, endpoint: str, since: str) -> dict[str, float]:
         "server_p50_ms": float(p50),
         "server_p95_ms": float(p95),
         "server_p99_ms": float(p99),
+    }
+
+
+def cross_replica_visibility(
+    model_dir: Path, store: Path, movie_ids: list[int], samples: int = 20
+) -> dict[str, float]:
+    """Seconds from a 202 on one replica until the other replica's /recommend for that (new)
+    user is personal: two single-worker servers on one SQLite store."""
+    delays = []
+    with (
+        running_api(model_dir, store, timeout=START_S) as first,
+        running_api(model_dir, store, timeout=START_S) as second,
+    ):
+        for sample in range(samples + 1):
+            user_id = httpx.post(f"{first}{USERS}").json()["user_id"]
+            body = {"user_id": user_id, "movie_id": movie_ids[sample], "event": "watch"}
+            assert httpx.post(f"{first}{FEEDBACK}", json=body).status_code == 202
+            accepted = time.monotonic()
+            while httpx.post(f"{second}{RECOMMEND}", json={"user_id": user_id}).json()[
+                "is_fallback"
+            ]:
+                time.sleep(0.01)
+            if sample:  # the first waits for the writer processes to start
+                delays.append(time.monotonic() - accepted)
+    return {
+        "samples": samples,
+        "p50_s": float(np.median(delays)),
+        "max_s": float(np.max(delays)),
+        "within_1s": bool(np.max(delays) < 1.0),
     }
 
 
@@ -152,30 +214,41 @@ def benchmark(
     load_before = os.getloadavg()
     runs: dict[str, list[dict[str, float]]] = {e: [] for e in (*ENDPOINTS, REFERENCE_PATH)}
     since: dict[str, str] = {}
+    fresh = users[:FRESH_USERS]
 
     def drive(url: str, endpoint: str) -> dict[str, float]:
         since.setdefault(endpoint, datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
-        return run_wrk(url, lua_script(endpoint, users, movies), duration_s, connections, threads)
+        # The fresh users get feedback; /recommend's own rounds never ask for them.
+        ids = fresh if endpoint in (FEEDBACK, FRESH) else users[FRESH_USERS:]
+        return run_wrk(url, lua_script(endpoint, ids, movies), duration_s, connections, threads)
 
     with tempfile.TemporaryDirectory() as tmp:
         log_db = Path(tmp) / "requests.db"
-        with running_api(model_dir, log_db, app="benchmarks.reference_app:create_app") as url:
-            for endpoint in runs:  # warm-up
+        with running_api(
+            model_dir, log_db, app="benchmarks.reference_app:create_app", timeout=START_S
+        ) as url:
+            for endpoint in (TRIVIAL, *RANKED, REFERENCE_PATH):  # warm-up (no feedback yet)
                 run_wrk(url, lua_script(endpoint, users, movies), 2, connections, threads)
-            # The ratio's two endpoints take turns, so a change in the machine's other load
-            # reaches both; the other endpoints run once.
+            # The ratios' endpoints take turns with the trivial one, so a change in the
+            # machine's other load reaches all; the other endpoints run once. /recommend runs
+            # for all users before the fresh users' feedback, FRESH for them after it.
             for _ in range(rounds):
-                for endpoint in (TRIVIAL, RECOMMEND, REFERENCE_PATH):
+                for endpoint in (TRIVIAL, RECOMMEND, REFERENCE_PATH, FEEDBACK):
                     runs[endpoint].append(drive(url, endpoint))
-            for endpoint in (SIMILAR, POPULAR):
+            for endpoint in (SIMILAR, POPULAR, FRESH):
                 runs[endpoint].append(drive(url, endpoint))
             counters = httpx.get(f"{url}/health").json()["log"]
         with sqlite3.connect(log_db) as conn:
             rows = int(conn.execute("SELECT COUNT(*) FROM request_logs").fetchone()[0])
+            events = int(conn.execute("SELECT COUNT(*) FROM feedback_events").fetchone()[0])
         endpoints = {endpoint: median_round(runs[endpoint]) for endpoint in ENDPOINTS}
-        for endpoint in ENDPOINTS:
-            if endpoint != TRIVIAL:
-                endpoints[endpoint].update(server_latency(log_db, endpoint, since[endpoint]))
+        for endpoint in (*RANKED, FRESH):
+            logged = RECOMMEND if endpoint == FRESH else endpoint
+            endpoints[endpoint].update(server_latency(log_db, logged, since[endpoint]))
+        endpoints[RECOMMEND].update(
+            server_latency(log_db, RECOMMEND, since[RECOMMEND], until=since[FRESH])
+        )
+        visibility = cross_replica_visibility(model_dir, Path(tmp) / "shared.db", movies)
 
     def ratios(endpoint: str) -> list[float]:
         """Per round: `endpoint`'s throughput over the trivial endpoint's."""
@@ -184,6 +257,7 @@ def benchmark(
 
     served = counters["queued"] + counters["dropped"]
     recommend = endpoints[RECOMMEND]
+    feedback = endpoints[FEEDBACK]
     return {
         "machine": {
             **machine(),
@@ -217,6 +291,16 @@ def benchmark(
                 if endpoint != TRIVIAL
             },
         },
+        "feedback": {
+            "rows_after_shutdown": events,
+            "accepted_202_counted_by_wrk": feedback["requests"] - feedback["errors"],
+            # wrk stops mid-flight: the server may accept one event per connection it never
+            # counts, so rows may exceed its count by that much, never fall short of it.
+            "rows_minus_wrk_202s": events - (feedback["requests"] - feedback["errors"]),
+            "in_flight_allowance": connections,
+            "fresh_users": FRESH_USERS,
+            "cross_replica_visibility": visibility,
+        },
         "targets": {
             "recommend_server_p50_below_2ms": recommend["server_p50_ms"] < 2,
             "recommend_server_p99_below_10ms": recommend["server_p99_ms"] < 10,
@@ -224,6 +308,12 @@ def benchmark(
             "recommend_rps_ratio_to_trivial": float(np.median(ratios(RECOMMEND))),
             "recommend_rps_ratio_per_round": [round(r, 3) for r in ratios(RECOMMEND)],
             "zero_errors": all(stats["errors"] == 0 for stats in endpoints.values()),
+            "feedback_rps_ratio_to_trivial": float(np.median(ratios(FEEDBACK))),
+            "feedback_rps_ratio_per_round": [round(r, 3) for r in ratios(FEEDBACK)],
+            "feedback_zero_lost": 0
+            <= events - feedback["requests"] + feedback["errors"]
+            <= connections,
+            "fresh_recommend_server_p99_below_10ms": endpoints[FRESH]["server_p99_ms"] < 10,
         },
         # Where the gap to the trivial endpoint comes from: the reference route does FastAPI's
         # part of /recommend (body, validation, dependency, an answer of the same size) only.

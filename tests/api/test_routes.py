@@ -277,7 +277,8 @@ def test_popular_by_genre_and_empty_genre(client: TestClient) -> None:
     assert len(horror["recommendations"]) == 5
     unfiltered = client.get("/popular", params={"k": 5, "genre": ""})
     assert unfiltered.status_code == 200
-    assert unfiltered.json() == client.get("/popular", params={"k": 5}).json()
+    plain = client.get("/popular", params={"k": 5}).json()
+    assert unfiltered.json()["recommendations"] == plain["recommendations"]
 
 
 @pytest.mark.parametrize(

@@ -168,7 +168,7 @@ def test_a_row_its_builder_refuses_costs_that_row_only(database: Database) -> No
     assert (log.stats().written, log.stats().failed) == (2, 1)
 
 
-def test_the_writer_process_answers_counts_and_ends_when_the_caller_is_gone(
+def test_the_writer_process_says_ready_answers_counts_and_ends_when_the_caller_is_gone(
     database: Database,
 ) -> None:
     upgrade(database)
@@ -179,6 +179,7 @@ def test_the_writer_process_answers_counts_and_ends_when_the_caller_is_gone(
     )
     process.start()
     writer_end.close()
+    assert caller_end.recv_bytes() == b"ready"
     caller_end.send_bytes(pickle.dumps([tuple(entry(user)) for user in range(3)]))
     assert caller_end.recv() == (3, 0)
     bad = [tuple(entry(9)._replace(endpoint=None))]  # NOT NULL: the database refuses it

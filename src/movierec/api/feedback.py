@@ -4,10 +4,13 @@ An accepted event gets an id at once (`movierec.store.feedback.EventIds`), goes 
 of the store's batching writer for `feedback_events` (nothing queued is lost on a graceful
 stop: the writer writes it all first) and into this process's `UserProfiles`, so the next
 /recommend it answers already uses it. A reader thread reads, every
-`feedback_poll_interval_s`, the events stored in the last `LOOKBACK_S` (other workers' and
-replicas' events; a writer commits a batch well within that), the erasures and the created
-users, so every worker knows an event within about `feedback_flush_interval_s +
-feedback_poll_interval_s` of its acceptance. At start it reads the whole table.
+`feedback_poll_interval_s`, the events other processes (workers, replicas) stored in the last
+`LOOKBACK_S`, the erasures and the created users, so every worker knows an event within
+about `feedback_flush_interval_s + feedback_poll_interval_s` of its acceptance. At start it
+reads the whole table. The window assumes a writer commits an event within `LOOKBACK_S` of
+its acceptance (a batch takes milliseconds); one committed later (a writer process that took
+longer to start, a store that was down) is stored, and other workers use it from their
+next start.
 """
 
 from __future__ import annotations
@@ -161,14 +164,16 @@ class FeedbackLoop:
     def _run(self) -> None:
         while not self._stopping.wait(self.poll_interval_s):
             try:
-                self._follow(since=time.time() - LOOKBACK_S)
+                self._follow(since=time.time() - LOOKBACK_S, others_only=True)
             except SQLAlchemyError as exc:
                 log.warning("could not read feedback: %s", unreachable(self._store(), exc))
 
-    def _follow(self, since: float) -> None:
-        """Take in the events, erasures and created users stored from `since` on."""
+    def _follow(self, since: float, others_only: bool = False) -> None:
+        """Take in the events (`others_only`: of other processes), erasures and created users
+        stored from `since` on."""
         engine = self._store()
-        self.profiles.add(user_events(events_since(engine, first_id_at(since))))
+        other_than = self.ids.source if others_only else None
+        self.profiles.add(user_events(events_since(engine, first_id_at(since), other_than)))
         for erasure in erasures_since(engine, since):
             self.profiles.erase(*erasure)
         self.profiles.register(users_since(engine, since))

@@ -68,8 +68,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # only contend with the event loop (they cut /recommend throughput by two thirds).
     faiss.omp_set_num_threads(1)
     blas_limit = threadpool_limits(limits=1, user_api="blas")
-    state.logger.start()
-    await asyncio.to_thread(state.feedback.start)
+    # Each starts a writer process and waits for it: at once, so the waits overlap.
+    await asyncio.gather(
+        asyncio.to_thread(state.logger.start), asyncio.to_thread(state.feedback.start)
+    )
     await asyncio.to_thread(state.load_or_explain)
     listening = _listen_for_sighup(state)
     try:

@@ -16,14 +16,14 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import BigInteger, Engine, delete, func, insert, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 from movierec.store.database import StoreError
 from movierec.store.tables import app_users, feedback_erasures, feedback_events, feedback_sources
 
 EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-SOURCE_BITS, COUNTER_BITS = 16, 6
+SOURCE_BITS, COUNTER_BITS = 16, 6  # SOURCE_BITS: the mask in `events_since` is 65535
 MAX_COUNTER = (1 << COUNTER_BITS) - 1
 
 
@@ -93,13 +93,23 @@ def event_row(item: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(COLUMNS, item, strict=True))
 
 
-def events_since(engine: Engine, first_event_id: int) -> list[FeedbackEvent]:
-    """Every stored event with an id of at least `first_event_id`, in id order."""
+def events_since(
+    engine: Engine, first_event_id: int, other_than: int | None = None
+) -> list[FeedbackEvent]:
+    """Every stored event with an id of at least `first_event_id`, in id order; without the
+    events of source `other_than` (a process's own, which it knows already)."""
+    event_id = feedback_events.c.event_id
     query = (
         select(*[feedback_events.c[name] for name in COLUMNS])
-        .where(feedback_events.c.event_id >= first_event_id)
-        .order_by(feedback_events.c.event_id)
+        .where(event_id >= first_event_id)
+        .order_by(event_id)
     )
+    if other_than is not None:
+        # Inline numbers: PostgreSQL has `bigint >> integer`, not the `bigint >> bigint` a
+        # bound parameter would ask for.
+        shift = literal_column(str(COUNTER_BITS), BigInteger)
+        source = event_id.op(">>")(shift).op("&")(literal_column("65535", BigInteger))
+        query = query.where(source != other_than)
     with engine.connect() as conn:
         return [FeedbackEvent(*row) for row in conn.execute(query)]
 

@@ -89,9 +89,11 @@ class BatchWriter:
         self._send_lock = threading.Lock()  # one sender at a time: the thread or `flush`
         self._queued = self._written = self._dropped = self._failed = 0
 
-    def start(self) -> None:
+    def start(self, ready_timeout_s: float = 120.0) -> None:
         """Bring the store's schema up to date (so a bad path or URL fails now, as a
-        `StoreError`), then start the writer process and the sender thread."""
+        `StoreError`), then start the writer process, wait until it is ready to write (a
+        spawned process takes a while to import; items queued meanwhile would reach the store
+        that much later), and start the sender thread."""
         from movierec.store.schema import upgrade  # not in the writer process: no Alembic there
 
         upgrade(self.database)
@@ -105,6 +107,13 @@ class BatchWriter:
         )
         self._process.start()
         child_end.close()
+        if not self._pipe.poll(ready_timeout_s):
+            log.error(
+                "the %s writer process is not ready after %.0f s", self.table.name, ready_timeout_s
+            )
+        else:
+            with contextlib.suppress(EOFError, OSError):  # gone: `_send` counts the rows lost
+                self._pipe.recv_bytes()
         self._stopping.clear()
         self._thread = threading.Thread(
             target=self._run, name=f"{self.table.name}-sender", daemon=True
@@ -247,6 +256,7 @@ def run(
     engine = create_engine(database)
     table = metadata.tables[table_name]
     try:
+        connection.send_bytes(b"ready")
         while True:
             try:
                 payload = connection.recv_bytes()
