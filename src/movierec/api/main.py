@@ -43,6 +43,7 @@ from movierec.api.routes import (
 )
 from movierec.api.state import ServingState
 from movierec.config import AuthSettings, ServingSettings, get_settings
+from movierec.store.schema import upgrade
 
 ROUTERS = (health, recommend, similar, popular, movies, feedback, users, model, admin, auth)
 
@@ -68,6 +69,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # only contend with the event loop (they cut /recommend throughput by two thirds).
     faiss.omp_set_num_threads(1)
     blas_limit = threadpool_limits(limits=1, user_api="blas")
+    # Migrated once before the writers start together: two first migrations racing on a new
+    # SQLite file would collide switching it to WAL.
+    await asyncio.to_thread(upgrade, state.logger.database)
     # Each starts a writer process and waits for it: at once, so the waits overlap.
     await asyncio.gather(
         asyncio.to_thread(state.logger.start), asyncio.to_thread(state.feedback.start)
