@@ -73,11 +73,12 @@ def feedback_events(n: int, seed: int = 42) -> list[dict[str, Any]]:
 def write_events(database: Path, events: list[dict[str, Any]]) -> None:
     from sqlalchemy import insert
 
-    from movierec.store.database import create_engine, create_tables
+    from movierec.store.database import create_engine
+    from movierec.store.schema import upgrade
     from movierec.store.tables import feedback_events as table
 
+    upgrade(database)
     engine = create_engine(database)
-    create_tables(engine)
     with engine.begin() as conn:
         conn.execute(insert(table), events)
     engine.dispose()

@@ -2,7 +2,7 @@
 
 Each YAML file in the config directory (`MOVIEREC_CONFIG_DIR`, default `configs/`) holds one
 or more top-level sections (`data`, `training`, `serving`, `frontend`, `monitoring`,
-`system`). Any
+`system`, `store`, `auth`). Any
 field can be overridden by an environment variable named `MOVIEREC_<SECTION>__<FIELD>`
 (nested fields add `__<SUBFIELD>`), for example `MOVIEREC_SERVING__PORT=9000` or
 `MOVIEREC_DATA__SPLIT__STRATEGY=leave_last_n`. Three short names are honoured as well:
@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -367,6 +374,34 @@ class StoreSettings(Section):
     url: str = ""
 
 
+class AuthSettings(Section):
+    """Accounts and API keys (`movierec.api.access`). `demo` (the default) lets anyone act for
+    a MovieLens user without signing in; `required` needs a token or an API key for every
+    personal route, and a `secret` of at least 32 characters to sign tokens with. Without one
+    a demo API signs with a random secret of its own (sign-ins end when it restarts). Login
+    limits are in the notation of the `limits` library, e.g. "5/minute"."""
+
+    mode: Literal["demo", "required"] = "demo"
+    secret: SecretStr = SecretStr("")
+    access_token_ttl_s: int = Field(900, ge=1)
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=1)
+    failed_logins_per_account: str = "5/minute"
+    failed_logins_per_address: str = "20/minute"
+
+    @field_validator("failed_logins_per_account", "failed_logins_per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"expected a rate such as '5/minute' or '20 per hour', got {value!r}"
+            ) from None
+        return value
+
+
 class _YamlDirectorySource(PydanticBaseSettingsSource):
     """Reads every `*.yaml` file of the config directory and merges their sections."""
 
@@ -476,6 +511,7 @@ class Settings(BaseSettings):
     system: SystemSettings = Field(default_factory=SystemSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @classmethod
     def settings_customise_sources(

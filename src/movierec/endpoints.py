@@ -32,3 +32,10 @@ ROUTES = (
 
 # The endpoints that answer a ranking of movies: one request-log row per answer.
 RANKED = (RECOMMEND, SIMILAR, POPULAR)
+
+# Accounts: sign-up, the OAuth2 password flow, refresh, sign-out and the signed-in account.
+AUTH_SIGNUP = "/auth/signup"
+AUTH_TOKEN = "/auth/token"
+AUTH_REFRESH = "/auth/refresh"
+AUTH_LOGOUT = "/auth/logout"
+ME = "/me"

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import insert
 
-from movierec.store.database import Database, create_engine, create_tables
+from movierec.store.database import Database, create_engine
+from movierec.store.schema import upgrade
 from movierec.store.tables import feedback_events, request_logs
 
 
@@ -42,8 +43,8 @@ class Event:
 
 def write_log(database: Database, rows: list[Row]) -> Database:
     """Insert `rows` into a fresh log in `database` (a SQLite file or a store URL)."""
+    upgrade(database)
     engine = create_engine(database)
-    create_tables(engine)
     with engine.begin() as conn:
         for row in rows:
             conn.execute(
@@ -68,8 +69,8 @@ def write_log(database: Database, rows: list[Row]) -> Database:
 
 def write_feedback(database: Database, events: list[Event]) -> Database:
     """Insert `events` into the feedback table of `database` (created when missing)."""
+    upgrade(database)
     engine = create_engine(database)
-    create_tables(engine)
     with engine.begin() as conn:
         for event in events:
             conn.execute(

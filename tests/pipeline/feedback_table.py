@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from movierec.store.database import create_engine, create_tables
+from movierec.store.database import create_engine
+from movierec.store.schema import upgrade
 from movierec.store.tables import feedback_events
 
 Event = tuple[int, int, str, float | None, float]  # user, movie, event, value, created_at
@@ -15,8 +16,8 @@ Event = tuple[int, int, str, float | None, float]  # user, movie, event, value, 
 
 def write_events(path: Path, events: Sequence[Event]) -> None:
     """Append `events` to the SQLite store at `path` (ids in order), creating its tables."""
+    upgrade(path)
     engine = create_engine(path)
-    create_tables(engine)
     rows = [
         {
             "user_id": user,

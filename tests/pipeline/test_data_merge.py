@@ -23,8 +23,9 @@ from movierec.pipeline.data_merge import (
     merge_events,
     run_merge,
 )
-from movierec.store.database import create_engine, create_tables
+from movierec.store.database import create_engine
 from movierec.store.feedback import erase_user_events
+from movierec.store.schema import upgrade
 from movierec.store.tables import feedback_events
 from tests.pipeline.feedback_table import write_events
 
@@ -168,8 +169,8 @@ def test_erased_events_leave_the_merged_feedback(tmp_path: Path) -> None:
 def test_an_event_committed_after_a_later_one_was_merged_is_still_merged(tmp_path: Path) -> None:
     # Two API processes: the one that minted id 5 commits it after id 9 was merged.
     store, directory = tmp_path / "store.db", tmp_path / "fb"
+    upgrade(store)
     engine = create_engine(store)
-    create_tables(engine)
     row = {"user_id": 1, "movie_id": 10, "event": "click", "request_known": False}
     with engine.begin() as conn:
         conn.execute(insert(feedback_events), [{**row, "event_id": 9, "created_at": 2.0}])

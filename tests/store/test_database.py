@@ -1,4 +1,4 @@
-"""Opening the store: tables created once even when processes race, readers that never create
+"""Opening the store: the schema migrated once even when processes race, readers that never create
 a database, logs written before the store existed, and one-line errors for bad addresses."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from movierec.store.database import (
     Database,
     StoreError,
     create_engine,
-    create_tables,
     describe,
     sqlite_file,
 )
+from movierec.store.schema import upgrade
 from movierec.store.tables import metadata, request_logs
 from tests.databases import row_count, table_rows
 from tests.servers import free_port
@@ -40,19 +40,16 @@ INSERT INTO request_logs VALUES ('0b7c6a4e-8d36-4c36-9a3f-1f1b8d7f2a10',
 """
 
 
-def test_tables_are_created_once_when_writers_race(database: Database) -> None:
+def test_the_schema_is_migrated_once_when_writers_race(database: Database) -> None:
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 
     def create() -> None:
-        engine = create_engine(database)
         barrier.wait()
         try:
-            create_tables(engine)
+            upgrade(database)
         except BaseException as exc:  # collected for the assertion below
             errors.append(exc)
-        finally:
-            engine.dispose()
 
     threads = [threading.Thread(target=create) for _ in range(4)]
     for thread in threads:
@@ -63,7 +60,7 @@ def test_tables_are_created_once_when_writers_race(database: Database) -> None:
     engine = create_engine(database)
     with engine.connect() as conn:
         inspector = inspect(conn)
-        assert set(inspector.get_table_names()) == set(metadata.tables)
+        assert set(inspector.get_table_names()) == {*metadata.tables, "alembic_version"}
         assert [index["name"] for index in inspector.get_indexes("request_logs")] == [
             "idx_request_logs_timestamp"
         ]
@@ -98,9 +95,7 @@ def test_an_empty_url_is_the_sqlite_default_and_a_url_can_name_sqlite(tmp_path: 
     assert sqlite_file("sqlite://") is None  # in memory
     assert sqlite_file("postgresql+psycopg://user@host/db") is None
     url = f"sqlite:///{tmp_path / 'nested' / 'c.db'}"
-    engine = create_engine(url)
-    create_tables(engine)
-    engine.dispose()
+    upgrade(url)
     assert row_count(url, request_logs) == 0
 
 

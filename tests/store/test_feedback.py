@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from movierec.store.database import Database, create_engine, create_tables
+from movierec.store.database import Database, create_engine
 from movierec.store.feedback import (
     EventIds,
     FeedbackEvent,
@@ -18,6 +18,7 @@ from movierec.store.feedback import (
     first_id_at,
     users_since,
 )
+from movierec.store.schema import upgrade
 from movierec.store.tables import feedback_events
 from movierec.store.writer import write_batch
 
@@ -33,8 +34,8 @@ def test_ids_grow_never_repeat_and_follow_time() -> None:
 
 
 def test_events_are_read_by_id_and_source_and_erased_with_a_record(database: Database) -> None:
+    upgrade(database)
     engine = create_engine(database)
-    create_tables(engine)
     mine, theirs = EventIds(draw_source(engine)), EventIds(draw_source(engine))
     assert mine.source != theirs.source
     now = time.time()
@@ -55,8 +56,8 @@ def test_events_are_read_by_id_and_source_and_erased_with_a_record(database: Dat
 
 
 def test_created_users_lie_above_the_given_id_and_each_other(database: Database) -> None:
+    upgrade(database)
     engine = create_engine(database)
-    create_tables(engine)
     started = time.time()
     first = create_user(engine, above=999)
     second = create_user(engine, above=999)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from movierec.api.logger import LogEntry, ServedRequest, log_row
 from movierec.store import writer
-from movierec.store.database import Database, create_engine, create_tables
+from movierec.store.database import Database
+from movierec.store.schema import upgrade
 from movierec.store.tables import request_logs
 from movierec.store.writer import BatchWriter
 from tests.databases import row_count, table_rows
@@ -170,9 +171,7 @@ def test_a_row_its_builder_refuses_costs_that_row_only(database: Database) -> No
 def test_the_writer_process_says_ready_answers_counts_and_ends_when_the_caller_is_gone(
     database: Database,
 ) -> None:
-    engine = create_engine(database)
-    create_tables(engine)
-    engine.dispose()
+    upgrade(database)
     context = multiprocessing.get_context("spawn")
     caller_end, writer_end = context.Pipe()
     process = context.Process(

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from movierec.api.access import ADMIN, api_key, live_key, require_scope
 from movierec.api.errors import (
     FIX_COMMAND,
     AdminAuthError,
@@ -78,12 +79,19 @@ FeedbackDep = Annotated[FeedbackLoop, Depends(get_feedback)]
 async def require_admin(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    key: Annotated[str | None, Depends(api_key)],
+    request: Request,
 ) -> None:
-    """404 when no admin token is configured; 401 unless the bearer token matches it."""
+    """An API key with the `admin` scope (403 for a key without it), or else the admin
+    token: 404 when none is configured, 401 unless the bearer token matches it."""
+    if key is not None:
+        require_scope(await live_key(request, key), ADMIN)
+        return
     expected = state.settings.admin_token
     if not expected:
         raise AdminDisabledError(
-            "admin endpoints are disabled: set MOVIEREC_ADMIN_TOKEN and restart to enable them"
+            "admin endpoints are disabled: set MOVIEREC_ADMIN_TOKEN and restart, or send an "
+            "API key with the admin scope (`movierec keys create NAME --scope admin`)"
         )
     given = credentials.credentials if credentials is not None else ""
     if not secrets.compare_digest(given.encode(), expected.encode()):

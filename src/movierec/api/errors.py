@@ -3,7 +3,9 @@
 The engine raises its domain errors (`movierec.serving.errors`): `InvalidQueryError` becomes
 a 422 whose `loc` puts the field under "body" for POST routes and under "query" for GET
 routes, as FastAPI's own validation does; `UnknownMovieError` a 404 that points at /movies.
-The errors defined here are the service's (no model loaded, admin access, a refused reload).
+The errors defined here are the service's (no model loaded, admin access, a refused reload,
+and the accounts': 401 without valid credentials, 403 for another's data, 429 with
+`Retry-After` after too many wrong passwords).
 Each answer is JSON with a message that says what is wrong and what to do. Nothing leaks a
 traceback: an unexpected exception is logged server-side and answered with a generic 500.
 """
@@ -17,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from movierec.api.schemas import ErrorResponse
@@ -60,6 +63,26 @@ class ReloadRejectedError(ServiceError):
     """A reload found a bad bundle; the previous model keeps serving."""
 
 
+class NotAuthenticatedError(ServiceError):
+    """No credentials where they are needed, or ones that are wrong, expired or revoked."""
+
+
+class ForbiddenError(ServiceError):
+    """Valid credentials that do not allow this: another user's data, a missing scope."""
+
+
+class ClaimTakenError(ServiceError):
+    """The MovieLens user a sign-up claims already belongs to an account."""
+
+
+class TooManyAttemptsError(ServiceError):
+    """Too many wrong passwords; `retry_after_s` says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class FeedbackBusyError(ServiceError):
     """The feedback queue has no room: nothing of the request was accepted."""
 
@@ -86,14 +109,23 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
         return _json(404, str(exc))
     if isinstance(exc, AdminAuthError):
         return _json(401, str(exc), {"WWW-Authenticate": "Bearer"})
-    if isinstance(exc, ReloadRejectedError):
+    if isinstance(exc, ReloadRejectedError | ClaimTakenError):
         return _json(409, str(exc))
+    if isinstance(exc, NotAuthenticatedError):
+        return _json(401, str(exc), {"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, ForbiddenError):
+        return _json(403, str(exc))
+    if isinstance(exc, TooManyAttemptsError):
+        return _json(429, str(exc), {"Retry-After": str(exc.retry_after_s)})
     if isinstance(exc, FeedbackBusyError):
         return _json(503, str(exc), {"Retry-After": "1"})
     return await _unexpected(request, exc)
 
 
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    """A `StoreError`, or a query of the accounts that failed (a `SQLAlchemyError`): 503."""
+    if isinstance(exc, SQLAlchemyError):
+        exc = StoreError(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
     log.warning("store error on %s %s: %s", request.method, request.url.path, exc)
     return _json(503, f"{exc}; the store is unavailable, retry later", {"Retry-After": "5"})
 
@@ -143,6 +175,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueryError, _query_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(SQLAlchemyError, _store_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,10 +15,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from movierec.config import RetentionSettings, ServingSettings
+from movierec.config import AuthSettings, RetentionSettings, ServingSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -26,17 +26,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AppFactory:
-    """`create_app(settings, store_url, retention)` as a picklable callable (uvicorn's
+    """`create_app(settings, store_url, retention, auth)` as a picklable callable (uvicorn's
     `factory=True`)."""
 
     settings: ServingSettings
     store_url: str = ""
     retention: RetentionSettings | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def __call__(self) -> FastAPI:
         from movierec.api.main import create_app
 
-        return create_app(self.settings, self.store_url, self.retention)
+        return create_app(self.settings, self.store_url, self.retention, self.auth)
 
 
 @contextlib.contextmanager
@@ -76,17 +77,27 @@ def uvicorn_options(settings: ServingSettings) -> dict[str, Any]:
 
 
 def run_server(
-    settings: ServingSettings, store_url: str = "", retention: RetentionSettings | None = None
+    settings: ServingSettings,
+    store_url: str = "",
+    retention: RetentionSettings | None = None,
+    auth: AuthSettings | None = None,
 ) -> None:
-    """Serve until stopped (blocking): the request log in `store_url`, or when it is empty in
-    the SQLite file `settings.log_db`, kept as `retention` says; exit status 3 when the server
-    could not start."""
+    """Serve until stopped (blocking): the store in `store_url`, or when it is empty in the
+    SQLite file `settings.log_db`, the request log kept as `retention` says; exit status 3
+    when the server could not start. A demo without `auth.secret` gets one random secret
+    shared by all its workers."""
+    import secrets
+
     import uvicorn
+    from pydantic import SecretStr
 
     from movierec.api.workers import ReloadingWorkers
 
+    auth = auth or AuthSettings()
+    if auth.mode == "demo" and not auth.secret.get_secret_value():
+        auth = auth.model_copy(update={"secret": SecretStr(secrets.token_urlsafe(32))})
     config = uvicorn.Config(
-        AppFactory(settings, store_url, retention),
+        AppFactory(settings, store_url, retention, auth),
         factory=True,
         host=settings.host,
         port=settings.port,

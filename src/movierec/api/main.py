@@ -27,10 +27,12 @@ from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
 from movierec.api import metrics
+from movierec.api.access import Accounts
 from movierec.api.errors import install_error_handlers
 from movierec.api.middleware import RequestLogMiddleware
 from movierec.api.routes import (
     admin,
+    auth,
     feedback,
     health,
     model,
@@ -43,8 +45,9 @@ from movierec.api.routes import (
 from movierec.api.routes import metrics as metrics_route
 from movierec.api.state import ServingState
 from movierec.api.watcher import ProductionWatcher
-from movierec.config import RetentionSettings, ServingSettings, get_settings
+from movierec.config import AuthSettings, RetentionSettings, ServingSettings, get_settings
 from movierec.endpoints import ROUTES
+from movierec.store.schema import upgrade
 
 ROUTERS = (
     health,
@@ -56,6 +59,7 @@ ROUTERS = (
     users,
     model,
     admin,
+    auth,
     metrics_route,
 )
 # How often each worker publishes its request-log counters to /metrics.
@@ -82,15 +86,18 @@ async def _publish_log_counters(state: ServingState) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the logger and the feedback loop, load the model, watch the production pointer,
-    listen for SIGHUP, publish the log's counters; on exit write every queued event and log
-    row."""
+    """Migrate the store, start the logger and the feedback loop, load the model, watch the
+    production pointer, listen for SIGHUP, publish the log's counters; on exit write every
+    queued event and log row."""
     state: ServingState = app.state.serving
     # One request's numpy/FAISS work is far too small to split; extra BLAS and OpenMP threads
     # only contend with the event loop (they cut /recommend throughput by two thirds).
     faiss.omp_set_num_threads(1)
     blas_limit = threadpool_limits(limits=1, user_api="blas")
     watcher = ProductionWatcher(state, state.settings.reload_poll_s)
+    # Migrated once before the writers start together: two first migrations racing on a new
+    # SQLite file would collide switching it to WAL.
+    await asyncio.to_thread(upgrade, state.logger.database)
     # Each starts a writer process and waits for it: at once, so the waits overlap.
     await asyncio.gather(
         asyncio.to_thread(state.logger.start), asyncio.to_thread(state.feedback.start)
@@ -111,27 +118,32 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(state.feedback.stop)
         await asyncio.to_thread(state.logger.stop)
         metrics.process_exited()
+        app.state.accounts.close()
 
 
 def create_app(
     settings: ServingSettings | None = None,
     store_url: str = "",
     retention: RetentionSettings | None = None,
+    auth_settings: AuthSettings | None = None,
 ) -> FastAPI:
-    """Build the app; `settings`, `store_url` and `retention` default to `get_settings()`'s
-    `serving`, `store.url` and `monitoring.retention` (configs + env vars). The request log
-    goes to `store_url`, or when it is empty to the SQLite file `settings.log_db`, and so do
-    feedback events."""
+    """Build the app; `settings`, `store_url`, `retention` and `auth_settings` default to
+    `get_settings()`'s `serving`, `store.url`, `monitoring.retention` and `auth` (configs + env
+    vars); given `settings` alone, accounts run in demo mode. The store (request log, feedback
+    events, accounts) is `store_url`, or when it is empty the SQLite file `settings.log_db`.
+    `ConfigError` when required mode has no secret."""
     if settings is None:
         configured = get_settings()
         settings, store_url = configured.serving, configured.store.url
         retention = configured.monitoring.retention
+        auth_settings = configured.auth
     app = FastAPIOffline(
         title="movierec",
         summary="Movie recommendations from the production model",
         lifespan=lifespan,
     )
     app.state.serving = ServingState(settings, store_url or settings.log_db, retention)
+    app.state.accounts = Accounts(auth_settings or AuthSettings(), store_url or settings.log_db)
     for routes in ROUTERS:
         app.include_router(routes.router)
     app.add_middleware(

@@ -18,9 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from movierec.api.logger import LogEntry, RequestLogger, ServedRequest
 from movierec.api.metrics import RequestMetrics
+from movierec.endpoints import AUTH_TOKEN
 
 TRACE_KEY = "movierec.trace"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# OAuth2's password flow posts a form, not JSON.
+FORM_PATHS = frozenset({AUTH_TOKEN})
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(slots=True)
@@ -46,7 +50,8 @@ class RequestLogMiddleware:
         self.metrics = metrics
 
     def refuse_body(self, scope: Scope) -> tuple[JSONResponse | None, bool]:
-        """413 for a declared length above the limit, 415 for a body that is not JSON; and
+        """413 for a declared length above the limit, 415 for a body that is not JSON (or a
+        form, on the form routes); and
         whether the body's length is undeclared (chunked), so that it must be counted.
 
         It reads the raw header list once: a `Headers` object and a lookup per header cost
@@ -66,6 +71,8 @@ class RequestLogMiddleware:
         if length in (None, b"0") and not chunked:
             return None, False
         media = content_type.decode("latin-1") if content_type is not None else ""
+        if scope["path"] in FORM_PATHS and media.split(";", 1)[0].strip().lower() == FORM:
+            return None, length is None
         if not is_json(media):
             detail = f"send the body as application/json (got {media or 'no type'!r})"
             return JSONResponse({"detail": detail}, status_code=415), False

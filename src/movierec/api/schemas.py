@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from movierec.api.emails import normalise_email
 from movierec.serving.fallback import FallbackReason
 from movierec.serving.profiles import EventKind
 
@@ -285,6 +287,45 @@ class ReloadResponse(BaseModel):
     model_version: str
     model_loaded_at: datetime
     previous_version: str | None
+
+
+class SignupRequest(Request):
+    """A new account: the email is normalised (lower case); in demo mode it may claim a
+    MovieLens user of the served data instead of getting a fresh user id."""
+
+    email: Annotated[str, Field(max_length=254), AfterValidator(normalise_email)]
+    password: Annotated[str, Field(min_length=8, max_length=128)]
+    movielens_user_id: Id | None = None
+
+
+class SignupResponse(BaseModel):
+    """The same answer whether or not the email already had an account."""
+
+    detail: str
+
+
+class TokenResponse(BaseModel):
+    """OAuth2's token answer, with the refresh token and the user the tokens act for."""
+
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="Seconds the access token is valid")
+    refresh_token: str
+    user_id: int
+
+
+class RefreshRequest(Request):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class AccountResponse(BaseModel):
+    """`GET /me`: the signed-in account."""
+
+    account_id: int
+    email: str
+    user_id: int = Field(description="The recommender user this account acts for")
+    claimed: bool = Field(description="Whether user_id is a MovieLens user it claimed")
+    created_at: datetime
 
 
 class ErrorResponse(BaseModel):

@@ -2,7 +2,8 @@
 
 Each command is a thin wrapper over a plain function that the tests call directly.
 Run `movierec --help` or `movierec COMMAND --help`. The commands live in one module per
-group (data, training, serving, monitoring, system); importing them registers them on `app`.
+group (data, training, serving, monitoring, system, accounts); importing them registers them
+on `app`.
 """
 
 from __future__ import annotations
@@ -32,3 +33,4 @@ def _error_exit(error: Exception) -> typer.Exit:
 # Importing the command modules registers them on `app`, in this order (the order of --help).
 from movierec.cli import data, training, serving, monitoring, system  # noqa: E402, F401, I001
 from movierec.cli import retraining  # noqa: E402, F401
+from movierec.cli import accounts  # noqa: E402, F401

@@ -153,15 +153,17 @@ def monitor_prune(
     from datetime import UTC, datetime
 
     from movierec.config import ConfigError, get_settings
-    from movierec.store.database import StoreError, create_engine, create_tables
+    from movierec.store.database import StoreError, create_engine
     from movierec.store.retention import prune_request_log
+    from movierec.store.schema import upgrade
 
     try:
         settings = get_settings()
         kept = settings.monitoring.retention
-        engine = create_engine(log_db or settings.store.url or settings.monitoring.log_db)
+        database = log_db or settings.store.url or settings.monitoring.log_db
+        upgrade(database)
+        engine = create_engine(database)
         try:
-            create_tables(engine)
             now = datetime.now(UTC).replace(tzinfo=None)
             deleted = prune_request_log(engine, kept.max_age_days, kept.max_rows, now)
         finally:

@@ -24,6 +24,7 @@ def serve(
     """The recommendation API (uvicorn); starts without a model and reloads on SIGHUP."""
     from pydantic import ValidationError
 
+    from movierec.api.access import signing_secret
     from movierec.api.launch import run_server
     from movierec.config import ConfigError, ServingSettings, get_settings
 
@@ -36,10 +37,16 @@ def serve(
                 **{key: value for key, value in given.items() if value is not None},
             }
         )
+        signing_secret(configured.auth)
     except (ConfigError, ValidationError) as exc:
         raise _error_exit(exc) from None
     # A --log-db given here is the request log, whatever store.url says.
-    run_server(settings, "" if log_db else configured.store.url, configured.monitoring.retention)
+    run_server(
+        settings,
+        "" if log_db else configured.store.url,
+        configured.monitoring.retention,
+        configured.auth,
+    )
 
 
 @app.command()

@@ -17,8 +17,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from movierec.endpoints import (
+    AUTH_LOGOUT,
+    AUTH_REFRESH,
+    AUTH_SIGNUP,
+    AUTH_TOKEN,
     FEEDBACK,
     HEALTH,
+    ME,
     MODEL,
     MOVIES,
     POPULAR,
@@ -192,7 +197,33 @@ class FeedbackDeleted(_Schema):
     deleted: int
 
 
+class Tokens(_Schema):
+    """`POST /auth/token` and `/auth/refresh`: the tokens and the user they act for."""
+
+    access_token: str
+    refresh_token: str
+    user_id: int
+
+
+class Account(_Schema):
+    """`GET /me`: the signed-in account."""
+
+    account_id: int
+    email: str
+    user_id: int
+    claimed: bool = False
+
+
+class SignedUp(_Schema):
+    detail: str
+
+
 SchemaT = TypeVar("SchemaT", bound=_Schema)
+
+
+def bearer(access_token: str | None) -> dict[str, str]:
+    """The headers that send `access_token`; none without one."""
+    return {"Authorization": f"Bearer {access_token}"} if access_token else {}
 
 
 def describe_detail(detail: Any) -> str:
@@ -245,9 +276,11 @@ class ApiClient:
         year_min: int | None = None,
         year_max: int | None = None,
         explain: bool = False,
+        access_token: str | None = None,
     ) -> Recommendations:
-        """Personalised recommendations for `user_id`, filtered by genres and year range;
-        with `explain`, each movie says which movies of the user's history it comes from."""
+        """Personalised recommendations for `user_id`, filtered by genres and year range (as
+        the signed-in user of `access_token` when given); with `explain`, each movie says
+        which movies of the user's history it comes from."""
         filters: dict[str, Any] = {}
         if genres:
             filters["genres"] = genres
@@ -262,7 +295,33 @@ class ApiClient:
             "filters": filters,
             "explain": explain,
         }
-        return self._call("POST", RECOMMEND, Recommendations, json=body)
+        return self._call(
+            "POST", RECOMMEND, Recommendations, json=body, headers=bearer(access_token)
+        )
+
+    def sign_up(self, email: str, password: str) -> str:
+        """Create an account; the API's answer (the same whether or not the email was new)."""
+        body = {"email": email, "password": password}
+        return self._call("POST", AUTH_SIGNUP, SignedUp, json=body).detail
+
+    def sign_in(self, email: str, password: str) -> Tokens:
+        """Tokens for the account (OAuth2 password flow); 401 as `ApiRequestError`."""
+        form = {"username": email, "password": password}
+        return self._call("POST", AUTH_TOKEN, Tokens, data=form)
+
+    def refresh(self, refresh_token: str) -> Tokens:
+        """New tokens for a refresh token (which is used up)."""
+        return self._call("POST", AUTH_REFRESH, Tokens, json={"refresh_token": refresh_token})
+
+    def sign_out(self, refresh_token: str) -> None:
+        """End the session of `refresh_token`."""
+        response = self._send("POST", AUTH_LOGOUT, json={"refresh_token": refresh_token})
+        if response.status_code >= 400:
+            raise self._error_for(response)
+
+    def me(self, access_token: str) -> Account:
+        """The account `access_token` was issued to."""
+        return self._call("GET", ME, Account, headers=bearer(access_token))
 
     def feedback(
         self,

@@ -28,6 +28,7 @@ navigation = st.navigation(
         st.Page(VIEWS / "similar.py", title="Similar movies", icon=":material/join_inner:"),
         st.Page(VIEWS / "popular.py", title="Popular", icon=":material/local_fire_department:"),
         st.Page(VIEWS / "about.py", title="About", icon=":material/info:"),
+        st.Page(VIEWS / "account.py", title="Account", icon=":material/account_circle:"),
     ]
 )
 navigation.run()

@@ -21,17 +21,11 @@ from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy
-from sqlalchemy import URL, Engine, event, func, make_url, select
+from sqlalchemy import URL, Engine, event, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.schema import CreateIndex, CreateTable
-
-from movierec.store.tables import metadata
 
 Database = str | Path
 BUSY_TIMEOUT_S = 10.0
-# Serialises the creation of the tables on PostgreSQL, whose CREATE TABLE IF NOT EXISTS can
-# still fail when two processes run it at once (an arbitrary key of the store's own).
-SCHEMA_LOCK_KEY = 0x6D6F76696572
 
 
 class StoreError(Exception):
@@ -87,21 +81,6 @@ def create_engine(database: Database, read_only: bool = False) -> Engine:
     if path is not None and not read_only:
         event.listen(engine, "connect", _sqlite_for_writing)
     return engine
-
-
-def create_tables(engine: Engine) -> None:
-    """Create every table and index of the store that does not exist yet (safe to run from
-    several processes at once)."""
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
-            for table in metadata.sorted_tables:
-                conn.execute(CreateTable(table, if_not_exists=True))
-                for index in sorted(table.indexes, key=lambda index: str(index.name)):
-                    conn.execute(CreateIndex(index, if_not_exists=True))
-    except SQLAlchemyError as exc:
-        raise StoreError(unreachable(engine, exc)) from exc
 
 
 def unreachable(engine: Engine, exc: SQLAlchemyError) -> str:

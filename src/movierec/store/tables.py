@@ -21,6 +21,16 @@ grows with time (`movierec.store.feedback`), which is what every worker's reader
 records each `DELETE /users/{id}/feedback` (events up to `up_to_event_id`), so that every
 worker forgets them. `app_users` are the users created through the API, with ids above the
 dataset's largest.
+
+Accounts: `accounts` holds who may sign in (the email normalised and unique, the password as
+an argon2id hash) and the recommender `user_id` the account acts for: a fresh id above the
+dataset's, or in demo mode a MovieLens id it claimed (`claimed`). `refresh_tokens` holds the
+SHA-256 of each refresh token (never the token); the tokens of one sign-in share a
+`session_id`, which the access tokens carry, so revoking a session ends them all. `api_keys`
+holds service keys: the public `key_id`, the SHA-256 of the secret part and the
+space-separated scopes. Times of these tables are unix seconds.
+
+Every change to these tables needs a migration (`movierec.store.migrations`).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -62,13 +73,48 @@ request_logs = Table(
     Index("idx_request_logs_timestamp", "timestamp"),
 )
 
-# SQLite's INTEGER PRIMARY KEY is its 64-bit rowid; PostgreSQL needs BIGINT for the same range.
-EventId = BigInteger().with_variant(Integer, "sqlite")
+# SQLite numbers rows itself only for an INTEGER PRIMARY KEY (a BIGINT key would stay NULL).
+RowId = BigInteger().with_variant(Integer, "sqlite")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", RowId, primary_key=True, autoincrement=True),
+    Column("email", Text, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("user_id", BigInteger, nullable=False, unique=True),
+    Column("claimed", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", String(32), nullable=False),
+    Column("account_id", RowId, ForeignKey("accounts.account_id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    Index("idx_refresh_tokens_session", "session_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+
 
 feedback_events = Table(
     "feedback_events",
     metadata,
-    Column("event_id", EventId, primary_key=True, autoincrement=True),
+    Column("event_id", RowId, primary_key=True, autoincrement=True),
     Column("user_id", BigInteger, nullable=False),
     Column("movie_id", BigInteger, nullable=False),
     Column("event", Text, nullable=False),
@@ -83,14 +129,14 @@ feedback_events = Table(
 feedback_sources = Table(
     "feedback_sources",
     metadata,
-    Column("source_id", EventId, primary_key=True, autoincrement=True),
+    Column("source_id", RowId, primary_key=True, autoincrement=True),
     Column("created_at", Float, nullable=False),
 )
 
 feedback_erasures = Table(
     "feedback_erasures",
     metadata,
-    Column("erasure_id", EventId, primary_key=True, autoincrement=True),
+    Column("erasure_id", RowId, primary_key=True, autoincrement=True),
     Column("user_id", BigInteger, nullable=False),
     Column("up_to_event_id", BigInteger, nullable=False),
     Column("deleted", BigInteger, nullable=False),

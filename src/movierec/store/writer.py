@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from movierec.store.database import Database, create_engine, create_tables
+from movierec.store.database import Database, create_engine
 from movierec.store.tables import metadata
 
 log = logging.getLogger(__name__)
@@ -97,15 +97,13 @@ class BatchWriter:
         self._queued = self._written = self._dropped = self._failed = 0
 
     def start(self, ready_timeout_s: float = 120.0) -> None:
-        """Create the store's tables (so a bad path or URL fails now, as a `StoreError`), then
-        start the writer process, wait until it is ready to write (a spawned process takes a
-        while to import; items queued meanwhile would reach the store that much later), and
-        start the sender thread."""
-        engine = create_engine(self.database)
-        try:
-            create_tables(engine)
-        finally:
-            engine.dispose()
+        """Bring the store's schema up to date (so a bad path or URL fails now, as a
+        `StoreError`), then start the writer process, wait until it is ready to write (a
+        spawned process takes a while to import; items queued meanwhile would reach the store
+        that much later), and start the sender thread."""
+        from movierec.store.schema import upgrade  # not in the writer process: no Alembic there
+
+        upgrade(self.database)
         context = multiprocessing.get_context("spawn")  # no fork of a threaded server
         self._pipe, child_end = context.Pipe()
         self._process = context.Process(

@@ -1,4 +1,5 @@
-"""POST /admin/reload: validate and swap in the bundle, behind the admin token."""
+"""POST /admin/reload: validate and swap in the bundle, behind the admin token or an API key
+with the `admin` scope."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ router = APIRouter()
     response_model=ReloadResponse,
     dependencies=[Depends(require_admin)],
     responses={
-        401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
+        401: {"model": ErrorResponse, "description": "Missing or wrong bearer token or API key"},
+        403: {"model": ErrorResponse, "description": "An API key without the admin scope"},
         404: {"model": ErrorResponse, "description": "Disabled: no MOVIEREC_ADMIN_TOKEN"},
         409: {"model": ErrorResponse, "description": "Bad bundle; the old model keeps serving"},
     },

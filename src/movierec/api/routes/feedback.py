@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from movierec.api.access import ACCESS_RESPONSES, ANONYMOUS_TOO, FeedbackAccess
 from movierec.api.deps import FeedbackDep, ServedDep, for_user
 from movierec.api.errors import ERROR_RESPONSES, FeedbackBusyError
 from movierec.api.feedback import FeedbackLoop
@@ -30,6 +31,7 @@ from movierec.store.feedback import FeedbackEvent
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Unknown movie"},
+    **ACCESS_RESPONSES,
     **ERROR_RESPONSES,
 }
 BUSY = "the feedback queue is full; nothing was stored, retry in a second"
@@ -72,11 +74,15 @@ def answer(**encoded: str) -> Response:
     status_code=202,
     response_model=FeedbackAccepted,
     responses=RESPONSES,
-    openapi_extra=openapi_body(FeedbackRequest),
+    openapi_extra={**openapi_body(FeedbackRequest), **ANONYMOUS_TOO},
 )
-async def feedback(request: Request, served: ServedDep, loop: FeedbackDep) -> Response:
-    """One event: `rating` (with `value` 0.5..5), `click`, `watch` or `dislike`."""
+async def feedback(
+    request: Request, served: ServedDep, loop: FeedbackDep, access: FeedbackAccess
+) -> Response:
+    """One event: `rating` (with `value` 0.5..5), `click`, `watch` or `dislike`. A signed-in
+    user's token writes for that user only; an API key needs `feedback:any`."""
     body = parse_body(FeedbackRequest, await request.body())
+    await access.require(body.user_id, served)
     (event,) = accepted(request, loop, served, [body])
     known = encode(event.request_known) if body.request_id is not None else "null"
     return answer(event_id=encode(event.event_id), request_known=known)
@@ -87,10 +93,15 @@ async def feedback(request: Request, served: ServedDep, loop: FeedbackDep) -> Re
     status_code=202,
     response_model=FeedbackBatchAccepted,
     responses=RESPONSES,
-    openapi_extra=openapi_body(FeedbackBatchRequest),
+    openapi_extra={**openapi_body(FeedbackBatchRequest), **ANONYMOUS_TOO},
 )
-async def feedback_batch(request: Request, served: ServedDep, loop: FeedbackDep) -> Response:
-    """Several events at once (clients that buffer): all are accepted, or none."""
+async def feedback_batch(
+    request: Request, served: ServedDep, loop: FeedbackDep, access: FeedbackAccess
+) -> Response:
+    """Several events at once (clients that buffer): all are accepted, or none (also when
+    the caller may not write for one of their users)."""
     body = parse_body(FeedbackBatchRequest, await request.body())
+    for user_id in sorted({event.user_id for event in body.events}):
+        await access.require(user_id, served)
     events = accepted(request, loop, served, body.events)
     return answer(event_ids=f"[{','.join(str(event.event_id) for event in events)}]")

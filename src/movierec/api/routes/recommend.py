@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from movierec.api.access import ACCESS_RESPONSES, ANONYMOUS_TOO, RecommendAccess
 from movierec.api.answers import ranked_movies
 from movierec.api.deps import FeedbackDep, ServedDep, for_user
 from movierec.api.errors import ERROR_RESPONSES
@@ -31,14 +32,18 @@ router = APIRouter()
 @router.post(
     RECOMMEND,
     response_model=RecommendResponse,
-    responses={**UNKNOWN_MOVIE, **ERROR_RESPONSES},
-    openapi_extra=openapi_body(RecommendRequest),
+    responses={**UNKNOWN_MOVIE, **ACCESS_RESPONSES, **ERROR_RESPONSES},
+    openapi_extra={**openapi_body(RecommendRequest), **ANONYMOUS_TOO},
 )
-async def recommend(request: Request, served: ServedDep, loop: FeedbackDep) -> Response:
+async def recommend(
+    request: Request, served: ServedDep, loop: FeedbackDep, access: RecommendAccess
+) -> Response:
     """Top-k movies for a user or an anonymous `history`; without a positive interaction,
-    popular movies (`is_fallback`, `fallback_reason`). While a challenger is loaded,
+    popular movies (`is_fallback`, `fallback_reason`). A signed-in user's token acts for that
+    user only; an API key needs `recommend:any`. While a challenger is loaded,
     `serving.challenger_share` of the users get its answer."""
     body = parse_body(RecommendRequest, await request.body())
+    await access.require(body.user_id, served)
     filters = body.filters or NO_FILTERS
     served = for_user(request, served, body.user_id)
     engine = served.engine

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
+from movierec.api.access import ACCESS_RESPONSES, ANONYMOUS_TOO, FeedbackAccess
 from movierec.api.deps import FeedbackDep, ServedDep
 from movierec.api.errors import ERROR_RESPONSES, FeedbackBusyError
 from movierec.api.routes.feedback import BUSY
@@ -33,11 +34,15 @@ UNKNOWN_MOVIE: dict[int | str, dict[str, Any]] = {
     USERS,
     status_code=201,
     response_model=UserCreated,
-    responses={**UNKNOWN_MOVIE, **ERROR_RESPONSES},
-    openapi_extra=openapi_body(CreateUserRequest),
+    responses={**UNKNOWN_MOVIE, **ACCESS_RESPONSES, **ERROR_RESPONSES},
+    openapi_extra={**openapi_body(CreateUserRequest), **ANONYMOUS_TOO},
 )
-async def create_user(request: Request, served: ServedDep, loop: FeedbackDep) -> UserCreated:
-    """A new user with an id above the dataset's; seed ratings are stored as their events."""
+async def create_user(
+    request: Request, served: ServedDep, loop: FeedbackDep, access: FeedbackAccess
+) -> UserCreated:
+    """A new user with an id above the dataset's; seed ratings are stored as their events.
+    Open in demo mode; in required mode people sign up, and services need `feedback:any`."""
+    access.require_new_user()
     raw = await request.body()
     body = parse_body(CreateUserRequest, raw or b"{}")
     engine = served.engine
@@ -53,10 +58,20 @@ async def create_user(request: Request, served: ServedDep, loop: FeedbackDep) ->
     return UserCreated(user_id=user_id, event_ids=[event.event_id for event in events])
 
 
-@router.delete(USER_FEEDBACK, response_model=FeedbackDeleted, responses=ERROR_RESPONSES)
+@router.delete(
+    USER_FEEDBACK,
+    response_model=FeedbackDeleted,
+    responses={**ACCESS_RESPONSES, **ERROR_RESPONSES},
+    openapi_extra=ANONYMOUS_TOO,
+)
 async def delete_feedback(
-    user_id: Annotated[int, Path(ge=1, le=MAX_ID)], loop: FeedbackDep
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    served: ServedDep,
+    loop: FeedbackDep,
+    access: FeedbackAccess,
 ) -> FeedbackDeleted:
-    """Delete every feedback event of the user; later recommendations no longer use them."""
+    """Delete every feedback event of the user; later recommendations no longer use them.
+    A signed-in user's token deletes its own only; an API key needs `feedback:any`."""
+    await access.require(user_id, served)
     deleted = await asyncio.to_thread(loop.erase, user_id)
     return FeedbackDeleted(user_id=user_id, deleted=deleted)

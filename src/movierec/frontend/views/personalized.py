@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from movierec.frontend import visitor
+from movierec.frontend.account import as_signed_in, explained, signed_in
 from movierec.frontend.api_client import ApiError, Recommendations
 from movierec.frontend.catalogue import Catalogue
 from movierec.frontend.components import (
@@ -71,10 +72,16 @@ def query_form(catalogue: Catalogue | None) -> str | None:
     Returns the message for an invalid user id (the query is then forgotten), else None."""
     with st.form("personalized"):
         user_column, k_column, seen_column = st.columns([1, 2, 1.2], vertical_alignment="bottom")
+        account = signed_in()
         user_text = user_column.text_input(
             "User id",
-            value=str(visitor.current_user() or 1),
-            help="A MovieLens user id, e.g. 42, or the id you were given on New here?.",
+            value=str(account.user_id) if account else str(visitor.current_user() or 1),
+            disabled=account is not None,
+            help=(
+                "Yours, as you are signed in."
+                if account
+                else "A MovieLens user id, e.g. 42, or the id you were given on New here?."
+            ),
         )
         k = k_column.slider("How many movies", min_value=1, max_value=50, value=12)
         exclude_seen = seen_column.toggle("Hide movies already rated", value=True)
@@ -128,9 +135,12 @@ def results() -> None:
         )
         return
     try:
-        answer = current_client().recommend(**query, explain=True)
+        client = current_client()
+        answer = as_signed_in(
+            client, lambda token: client.recommend(**query, explain=True, access_token=token)
+        )
     except ApiError as exc:
-        show_error(exc)
+        show_error(explained(exc))
         return
     if answer.is_fallback:
         st.warning(fallback_notice(answer), icon=":material/ac_unit:")
