@@ -66,7 +66,9 @@ def client_for(
     settings = ServingSettings(model_dir=bundles["embeddings"], log_db=tmp / "requests.db")
     if isinstance(store, Path):
         settings = settings.model_copy(update={"log_db": store})
-    return TestClient(create_app(settings, store if isinstance(store, str) else "", auth))
+    return TestClient(
+        create_app(settings, store if isinstance(store, str) else "", auth_settings=auth)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +354,7 @@ def test_required_mode_refuses_to_start_without_a_secret(tmp_path: Path) -> None
     for secret in ("", "too-short"):
         auth = AuthSettings(mode="required", secret=SecretStr(secret))
         with pytest.raises(ConfigError, match="MOVIEREC_AUTH__SECRET"):
-            create_app(settings, "", auth)
+            create_app(settings, "", auth_settings=auth)
 
 
 def click(user_id: int) -> dict[str, Any]:

@@ -44,9 +44,19 @@ def _command_paths(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, 
 
 
 COMMANDS = _command_paths(typer.main.get_command(app))
-LEAF_COMMANDS = [path for path in COMMANDS if path and path != ("monitor",)]
+# Commands, not the groups they sit in (a group answers a usage message).
+LEAF_COMMANDS = [
+    path
+    for path in COMMANDS
+    if path and not any(other[: len(path)] == path and other != path for other in COMMANDS)
+]
 # Options a command cannot run without (the bad setting must still be what it answers).
-REQUIRED = {("promote",): ["--reason", "test"], ("rollback",): ["--reason", "test"]}
+REQUIRED = {
+    ("promote",): ["--reason", "test"],
+    ("rollback",): ["--reason", "test"],
+    ("keys", "create"): ["a-service", "--scope", "admin"],
+    ("keys", "revoke"): ["1"],
+}
 
 
 def _configure(root: Path, mirror: Path, checksums: dict[str, str]) -> None:

@@ -39,7 +39,7 @@ def test_sign_up_recommend_as_yourself_and_sign_out(frontend_app: MakeApp, api_u
     button(at, "Recommend")
     assert not at.error
     # Asked as that user (anonymously, an account's user is a 401): popular picks, no history.
-    assert f"user {user_id}" in at.warning[0].value
+    assert f"user {user_id}" in at.warning[0].value.lower()
     at.switch_page("views/account.py").run()
     button(at, "Sign out")
     assert not [s for s in at.success if "Signed in as" in s.value]

@@ -124,9 +124,11 @@ def traffic_sources(test_path: Path | None, model_dir: Path) -> TrafficSources:
     users, heldout, ratings = known, 0, pd.Series(dtype=np.float64)
     if test_path is not None and test_path.is_file():
         try:
-            split = read_frame(test_path, ["user_id", "movie_id", "rating"])
+            split = read_frame(test_path)
         except ParquetFileError as exc:
             raise SimulationError(f"{exc}; run `movierec process` to write it again") from exc
+        if "rating" not in split:
+            split["rating"] = np.nan  # watched, rating unknown: clicked, never rated
         ids = np.unique(split["user_id"].to_numpy(np.int64))
         users, heldout = np.intersect1d(ids, known), ids.size
         known_split = split[split["user_id"].isin(users)].astype({"user_id": "int64"})
