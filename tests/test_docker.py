@@ -216,7 +216,7 @@ def test_ports_are_published_on_the_hosts_loopback_only_by_default() -> None:
     published = [
         with_defaults(port) for service in services().values() for port in service.get("ports", [])
     ]
-    assert len(published) == 4
+    assert len(published) == 5  # API, frontend, dashboard, MLflow UI, retrainer
     assert all(port.startswith("127.0.0.1:") for port in published), published
 
 
