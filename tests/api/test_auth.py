@@ -146,6 +146,15 @@ def test_a_bad_sign_up_is_a_422_naming_the_field(
     assert response.json()["detail"][0]["loc"] == ["body", field]
 
 
+def test_a_body_that_is_not_text_is_a_422_not_a_400(demo: TestClient) -> None:
+    """FastAPI's own body parsing answers such a body 400; it is a 422, as on every route."""
+    answer = demo.post(
+        "/auth/signup", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body"]
+
+
 def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(demo: TestClient) -> None:
     email = new_email()
     sign_up(demo, email)

@@ -136,6 +136,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 413:
         limit = request.app.state.serving.settings.max_body_bytes
         detail = f"request body larger than {limit} bytes; send a smaller one"
+    if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
+        # FastAPI's own body parsing (the form and pydantic-body routes) could not decode the
+        # body: a malformed body is a 422 on every route, here in FastAPI's validation form.
+        message = "the body could not be parsed: send a JSON object in UTF-8 (or the form)"
+        errors = [{"type": "body_unparsable", "loc": ["body"], "msg": message}]
+        return _json(422, errors, dict(exc.headers or {}))
     return _json(exc.status_code, detail, dict(exc.headers or {}))
 
 
