@@ -92,13 +92,18 @@ def test_replicas_sharing_postgresql_use_each_others_events(
         other = httpx.post(f"{second}/users").json()["user_id"]
         assert other > user_id  # one sequence of ids for all replicas
 
+        def reason_on_second() -> str | None:
+            answer = httpx.post(f"{second}/recommend", json={"user_id": user_id}).json()
+            reason: str | None = answer["fallback_reason"]
+            return reason
+
         def personal_on_second() -> bool:
             """Whether the second replica uses the user's events (one watched movie may give
             the item-item scorer fewer than k candidates: then the reason says that)."""
-            answer = httpx.post(f"{second}/recommend", json={"user_id": user_id}).json()
-            return answer["fallback_reason"] != "new_user"
+            return reason_on_second() != "new_user"
 
-        assert not personal_on_second()
+        # The second replica learns of the user the first created within its poll interval.
+        eventually(lambda: reason_on_second() == "new_user")
         body = {"user_id": user_id, "movie_id": drama[0], "event": "watch"}
         assert httpx.post(f"{first}/feedback", json=body).status_code == 202
         eventually(personal_on_second)

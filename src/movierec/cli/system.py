@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 import typer
@@ -61,3 +62,8 @@ def up(
         if isinstance(exc, (ServiceStartError, *_training_errors())):
             raise _error_exit(exc) from None
         raise
+    finally:
+        # Everything has stopped: a Ctrl-C still on its way must not end the exit itself
+        # with a KeyboardInterrupt (status -2).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
