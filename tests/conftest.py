@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,22 @@ requires_ml100k = pytest.mark.skipif(
     real_mirror() is None,
     reason="MovieLens mirror not found: set MOVIELENS_BASE_URL to a folder holding ml-100k.zip",
 )
+
+
+@pytest.fixture(autouse=True)
+def _stop_signals_kept() -> Iterator[None]:
+    """Fail a test that leaves the runner's SIGINT or SIGTERM handler changed.
+
+    Every process the later tests start would inherit an ignored SIGTERM, and an obedient
+    child would then survive its stop: one such test once turned three others red.
+    """
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    before = {signum: signal.getsignal(signum) for signum in stop_signals}
+    yield
+    changed = [signum for signum in stop_signals if signal.getsignal(signum) != before[signum]]
+    for signum in changed:
+        signal.signal(signum, before[signum])
+    assert not changed, f"the test left the handlers of {changed} changed"
 
 
 @pytest.fixture(scope="session")

@@ -289,6 +289,22 @@ def test_an_interruption_while_training_starts_no_service(
     assert {s: signal.getsignal(s) for s in handlers} == handlers
 
 
+def test_a_stop_that_lands_inside_exec_of_a_string_still_exits_cleanly() -> None:
+    """CPython 3.11 exits with SIGINT after a plain KeyboardInterrupt raised inside `exec` of a
+    string, even a caught one; `up` once ended so when Ctrl-C came during a late import."""
+    program = (
+        "import os, signal\n"
+        "from movierec.system import _stop_on_signal\n"
+        "signal.signal(signal.SIGINT, _stop_on_signal)\n"
+        "try:\n"
+        "    exec('os.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(10**7): pass')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('stopped')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, b"stopped\n"), done.stderr.decode()
+
+
 # --- the real `movierec up` -------------------------------------------------------------
 
 

@@ -40,6 +40,15 @@ console = Console(soft_wrap=True)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+class StopRequested(KeyboardInterrupt):
+    """A Ctrl-C or SIGTERM reached `run_system`; caught wherever a KeyboardInterrupt is.
+
+    A subclass on purpose: CPython 3.11 ends the process with SIGINT (status -2) after a plain
+    KeyboardInterrupt that was raised inside `exec` or `eval` of a string (as a dataclass or
+    named tuple defined by a module imported late does), even when the program caught it.
+    """
+
+
 class ServiceStartError(RuntimeError):
     """A required service did not start, or stopped while the system ran; the message names it."""
 
@@ -346,7 +355,7 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     `uv run` each deliver Ctrl-C, so two arrive at once)."""
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    raise StopRequested
 
 
 def _say_up(supervisor: Supervisor, seconds: float) -> None:

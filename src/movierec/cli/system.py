@@ -49,11 +49,15 @@ def up(
     listen on 8000 (API), 8502 (frontend), 8501 (dashboard) and 5000 (MLflow UI); each prints
     a line when it answers. Ctrl-C stops them all, at any moment.
     """
-    from movierec.config import get_settings
+    from movierec.config import ConfigError, get_settings
     from movierec.system import ServiceStartError, run_system
 
     try:
-        run_system(get_settings(), _offline_pipeline, retrain=retrain)
+        settings = get_settings()
+    except ConfigError as exc:
+        raise _error_exit(exc) from None
+    try:
+        run_system(settings, _offline_pipeline, retrain=retrain)
     except KeyboardInterrupt:
         # A second Ctrl-C still pending when `run_system` gave its handlers back: everything
         # has stopped already, so it is a clean exit, not a traceback.
@@ -63,7 +67,7 @@ def up(
             raise _error_exit(exc) from None
         raise
     finally:
-        # Everything has stopped: a Ctrl-C still on its way must not end the exit itself
-        # with a KeyboardInterrupt (status -2).
+        # Everything has stopped and the process is about to exit: a Ctrl-C still on its way
+        # must not end the exit itself with a KeyboardInterrupt (status -2).
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
