@@ -380,6 +380,10 @@ def test_a_user_token_writes_and_deletes_its_own_feedback_only(demo: TestClient)
     mixed = {"events": [click(own), click(MOVIELENS_USER)]}
     assert demo.post("/feedback/batch", json=mixed, headers=headers).status_code == 403
     assert demo.delete(f"/users/{MOVIELENS_USER}/feedback", headers=headers).status_code == 403
+    assert demo.get(f"/users/{MOVIELENS_USER}/feedback", headers=headers).status_code == 403
+    history = demo.get(f"/users/{own}/feedback", headers=headers)
+    assert [event["movie_id"] for event in history.json()["events"]] == [1]
+    assert demo.get(f"/users/{own}/feedback").status_code == 401
     deleted = demo.delete(f"/users/{own}/feedback", headers=headers)
     assert deleted.status_code == 200 and deleted.json()["deleted"] == 1  # not the batch's
     assert demo.post("/feedback", json=click(own)).status_code == 401  # anonymous: an account's
@@ -395,6 +399,7 @@ def test_feedback_keys_and_required_mode(required: TestClient) -> None:
     assert required.post("/feedback", json=click(MOVIELENS_USER)).status_code == 401
     assert required.post("/users", json={}).status_code == 401
     assert required.delete(f"/users/{MOVIELENS_USER}/feedback").status_code == 401
+    assert required.get(f"/users/{MOVIELENS_USER}/feedback").status_code == 401
     key = {"X-API-Key": writer}
     assert required.post("/feedback", json=click(MOVIELENS_USER), headers=key).status_code == 202
     created = required.post("/users", json={}, headers=key)
@@ -404,6 +409,8 @@ def test_feedback_keys_and_required_mode(required: TestClient) -> None:
     wrong = {"X-API-Key": reader}
     assert required.post("/feedback", json=click(MOVIELENS_USER), headers=wrong).status_code == 403
     assert required.post("/users", json={}, headers=wrong).status_code == 403
+    assert required.get(f"/users/{MOVIELENS_USER}/feedback", headers=wrong).status_code == 403
+    assert required.get(f"/users/{MOVIELENS_USER}/feedback", headers=key).status_code == 200
 
 
 def test_serve_refuses_required_mode_without_a_secret_in_one_line(

@@ -232,3 +232,23 @@ def test_deleting_a_users_feedback_counts_it_and_stops_using_it(
     assert not [row for row in stored(served) if row["user_id"] == user_id]
     assert client.delete(f"/users/{user_id}/feedback").json()["deleted"] == 0
     assert client.delete("/users/0/feedback").status_code == 422
+
+
+def test_a_users_feedback_reads_back_newest_first_at_once(client: TestClient) -> None:
+    created = client.post("/users", json={"ratings": [{"movie_id": 4, "value": 2.5}]}).json()
+    user_id, (seed_id,) = created["user_id"], created["event_ids"]
+    click = {"user_id": user_id, "movie_id": 7, "event": "click"}
+    event_id = client.post("/feedback", json=click).json()["event_id"]
+    history = client.get(f"/users/{user_id}/feedback")  # no wait: the queue is written first
+    assert history.status_code == 200
+    events = history.json()["events"]
+    assert [(e["event_id"], e["movie_id"], e["event"], e["value"]) for e in events] == [
+        (event_id, 7, "click", None),
+        (seed_id, 4, "rating", 2.5),
+    ]
+    assert all(e["model_version"] for e in events)
+    newest = client.get(f"/users/{user_id}/feedback", params={"limit": 1}).json()["events"]
+    assert [e["event_id"] for e in newest] == [event_id]
+    assert client.get(f"/users/{user_id}/feedback", params={"limit": 0}).status_code == 422
+    client.delete(f"/users/{user_id}/feedback")
+    assert client.get(f"/users/{user_id}/feedback").json() == {"user_id": user_id, "events": []}

@@ -36,6 +36,7 @@ from movierec.store.feedback import (
     erase_user_events,
     erasures_since,
     event_row,
+    events_of,
     events_since,
     first_id_at,
     users_since,
@@ -155,6 +156,16 @@ class FeedbackLoop:
             raise StoreError(unreachable(engine, exc)) from exc
         self.profiles.erase(user_id, up_to)
         return deleted
+
+    def history(self, user_id: int, limit: int) -> list[FeedbackEvent]:
+        """The user's events, newest first (this process's queue is written first, so an
+        event it accepted is there)."""
+        self.writer.flush()
+        engine = self._store()
+        try:
+            return events_of(engine, user_id, limit)
+        except SQLAlchemyError as exc:
+            raise StoreError(unreachable(engine, exc)) from exc
 
     def _store(self) -> Engine:
         if self._engine is None:

@@ -162,6 +162,20 @@ class FeedbackDeleted(BaseModel):
     deleted: int = Field(description="How many of the user's events were deleted")
 
 
+class StoredFeedback(BaseModel):
+    event_id: int
+    movie_id: int
+    event: EventKind
+    value: float | None
+    created_at: float = Field(description="Unix seconds")
+    model_version: str | None = Field(description="The version that served the user then")
+
+
+class UserFeedback(BaseModel):
+    user_id: int
+    events: list[StoredFeedback] = Field(description="Newest first")
+
+
 class SimilarRequest(Request):
     movie_id: Id
     k: K = 10

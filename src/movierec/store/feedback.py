@@ -114,6 +114,19 @@ def events_since(
         return [FeedbackEvent(*row) for row in conn.execute(query)]
 
 
+def events_of(engine: Engine, user_id: int, limit: int) -> list[FeedbackEvent]:
+    """The user's stored events, newest first, at most `limit` of them."""
+    event_id = feedback_events.c.event_id
+    query = (
+        select(*[feedback_events.c[name] for name in COLUMNS])
+        .where(feedback_events.c.user_id == user_id)
+        .order_by(event_id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [FeedbackEvent(*row) for row in conn.execute(query)]
+
+
 class Erasure(NamedTuple):
     user_id: int
     up_to_event_id: int

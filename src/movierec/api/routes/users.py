@@ -1,11 +1,12 @@
-"""POST /users (a new user, optionally with seed ratings) and DELETE /users/{id}/feedback."""
+"""POST /users (a new user, optionally with seed ratings), and GET and DELETE
+/users/{id}/feedback (the user's events, and their erasure)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from movierec.api.access import ACCESS_RESPONSES, ANONYMOUS_TOO, FeedbackAccess
 from movierec.api.deps import FeedbackDep, ServedDep
@@ -16,7 +17,9 @@ from movierec.api.schemas import (
     CreateUserRequest,
     ErrorResponse,
     FeedbackDeleted,
+    StoredFeedback,
     UserCreated,
+    UserFeedback,
     openapi_body,
     parse_body,
 )
@@ -56,6 +59,39 @@ async def create_user(
     if events and not loop.accept(events):
         raise FeedbackBusyError(f"user {user_id} was created, but {BUSY}")
     return UserCreated(user_id=user_id, event_ids=[event.event_id for event in events])
+
+
+@router.get(
+    USER_FEEDBACK,
+    response_model=UserFeedback,
+    responses={**ACCESS_RESPONSES, **ERROR_RESPONSES},
+    openapi_extra=ANONYMOUS_TOO,
+)
+async def feedback_history(
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    served: ServedDep,
+    loop: FeedbackDep,
+    access: FeedbackAccess,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> UserFeedback:
+    """The user's feedback events, newest first (a "your ratings" page). A signed-in user's
+    token reads its own only; an API key needs `feedback:any`."""
+    await access.require(user_id, served)
+    events = await asyncio.to_thread(loop.history, user_id, limit)
+    return UserFeedback(
+        user_id=user_id,
+        events=[
+            StoredFeedback(
+                event_id=event.event_id,
+                movie_id=event.movie_id,
+                event=EventKind(event.event),
+                value=event.value,
+                created_at=event.created_at,
+                model_version=event.model_version,
+            )
+            for event in events
+        ],
+    )
 
 
 @router.delete(
