@@ -102,6 +102,7 @@ def settings_in(
         "feedback_dir": root / "data/feedback",
         "lock_file": root / "data/retrain.lock",
         "status_file": root / "data/retrain/status.json",
+        "promotion_file": root / "data/retrain/promotion.json",
         "challenger_export_dir": root / "models/challenger",
         **sections.pop("retrain", {}),
     }

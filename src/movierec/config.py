@@ -351,6 +351,10 @@ class RetrainSettings(Section):
     # `movierec promote` of the challenger needs this many of its impressions online, and
     # its click-through and rating rates not significantly below the champion's.
     min_impressions: int = Field(1000, ge=0)
+    # The retrainer promotes the challenger by that rule on each check (withdraws it when
+    # clearly worse); its last decision goes to `promotion_file`.
+    auto_promote: bool = True
+    promotion_file: Path = Path("data/retrain/promotion.json")
     # Where a new challenger is exported for serving (serving.challenger_dir reads it).
     challenger_export_dir: Path = Path("models/challenger")
     host: str = "127.0.0.1"

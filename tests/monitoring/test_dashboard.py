@@ -199,3 +199,26 @@ def test_the_last_retraining_run_is_in_the_sidebar(
         assert "version 7 is the challenger" in app.sidebar.success[0].value
     else:
         assert any("No retraining run yet" in c.value for c in app.sidebar.caption)
+
+
+@pytest.mark.parametrize("decision", ["promoted", "withdrawn", None])
+def test_the_last_promotion_decision_is_in_the_sidebar(
+    dashboard_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decision: str | None
+) -> None:
+    recorded = tmp_path / "retrain/promotion.json"
+    monkeypatch.setenv("MOVIEREC_RETRAIN__PROMOTION_FILE", str(recorded))
+    monkeypatch.setenv("MOVIEREC_RETRAIN__STATUS_FILE", str(tmp_path / "no-run.json"))
+    if decision is not None:
+        recorded.parent.mkdir(parents=True)
+        said = {"decision": decision, "version": "7", "time": 1.8e9, "reason": "automatic: ctr"}
+        recorded.write_text(json.dumps(said))
+    app = run_dashboard()
+    shown = [e.value for e in [*app.sidebar.success, *app.sidebar.warning, *app.sidebar.caption]]
+    decisions = [text for text in shown if text.startswith("Promotion decision")]
+    if decision is None:
+        assert decisions == []
+    else:
+        element = app.sidebar.success if decision == "promoted" else app.sidebar.warning
+        assert element[0].value == (
+            f"Promotion decision 2027-01-15 08:00:00 UTC: version 7 {decision}. automatic: ctr"
+        )

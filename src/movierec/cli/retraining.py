@@ -40,7 +40,8 @@ def retrain() -> None:
 @app.command()
 def retrainer() -> None:
     """The retraining service: `movierec retrain` every retrain.interval_s when at least
-    retrain.min_new_events arrived; GET /health shows the last run."""
+    retrain.min_new_events arrived, and the challenger promoted or withdrawn by its online
+    result (retrain.auto_promote); GET /health shows the last run and decision."""
     from movierec.config import ConfigError, get_settings
     from movierec.pipeline.retrainer import run_retrainer
 

@@ -394,6 +394,23 @@ def retraining_status(status_file: Path) -> None:
         st.warning(f"{said}version {run['model_version']} refused. {run['gate_reason']}")
 
 
+def promotion_decision(promotion_file: Path) -> None:
+    """The retrainer's last automatic promotion decision on the challenger, if any."""
+    try:
+        decision = json.loads(promotion_file.read_text())
+    except (OSError, ValueError):
+        return
+    when = datetime.fromtimestamp(decision["time"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    version = f"version {decision['version']}" if decision["version"] else "the challenger"
+    said = f"Promotion decision {when}: {version} {decision['decision']}. {decision['reason']}"
+    if decision["decision"] == "promoted":
+        st.success(said)
+    elif decision["decision"] == "waiting":
+        st.caption(said)
+    else:
+        st.warning(said)
+
+
 def main() -> None:
     """Build the page: sidebar controls, then the report (optionally refreshed every 10 s)."""
     st.set_page_config(
@@ -416,6 +433,7 @@ def main() -> None:
         )
         st.caption(f"Request log: `{describe(log_database(settings))}`")
         retraining_status(settings.retrain.status_file)
+        promotion_decision(settings.retrain.promotion_file)
     body = st.fragment(report_body, run_every=AUTO_REFRESH_S if auto else None)
     body(settings, str(window))
 

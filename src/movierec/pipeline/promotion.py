@@ -10,13 +10,19 @@ one. Each move is recorded as version tags: `promotion_reason` / `rollback_reaso
 replaced (`previous_production`), when (`moved_at`) and the online result
 (`promotion_online`). The move is undone when the export fails, so the alias and
 `models/production` never disagree.
+
+`decide_challenger` is the same gate without a person (the retrainer runs it when
+`retrain.auto_promote`): a challenger whose online result is in and no worse is promoted, one
+clearly worse is withdrawn (tag `withdrawn_reason`) and the champion stays, and one with too
+few impressions waits.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
@@ -28,10 +34,43 @@ from movierec.training.export import export_production, withdraw
 
 TAG_PREVIOUS = "previous_production"
 TAG_MOVED_AT = "moved_at"
+TAG_WITHDRAWN = "withdrawn_reason"
+AUTOMATIC = "automatic"
+
+Decision = Literal["promoted", "withdrawn", "waiting"]
 
 
 class PromotionError(RuntimeError):
     """The alias cannot move as asked; the message says what to do."""
+
+
+class TooFewImpressionsError(PromotionError):
+    """The challenger's online result is not in yet; `finding` says how far it is."""
+
+    def __init__(self, finding: str) -> None:
+        super().__init__(f"{finding}: let it serve longer, or --force")
+        self.finding = finding
+
+
+class WorseOnlineError(PromotionError):
+    """The challenger did clearly worse online than the champion; `finding` says where."""
+
+    def __init__(self, finding: str) -> None:
+        super().__init__(f"{finding}: not promoted (--force to override)")
+        self.finding = finding
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """What `decide_challenger` did with challenger `version`, when and why."""
+
+    decision: Decision
+    version: str
+    reason: str
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -84,14 +123,15 @@ def _worse(challenger: Rate, champion: Rate) -> bool:
 def online_verdict(
     rows: list[EngagementRow], champion: str | None, challenger: str, min_impressions: int
 ) -> str:
-    """The online comparison in words; PromotionError when it does not allow promotion."""
+    """The online comparison in words; TooFewImpressionsError before `min_impressions`,
+    WorseOnlineError when a rate is clearly below the champion's."""
     by_version = {row.group: row for row in rows}
     ours = by_version.get(challenger)
     shown = ours.impressions if ours is not None else 0
     if ours is None or shown < min_impressions:
-        raise PromotionError(
+        raise TooFewImpressionsError(
             f"challenger version {challenger} has {shown} impressions online, fewer than "
-            f"retrain.min_impressions={min_impressions}: let it serve longer, or --force"
+            f"retrain.min_impressions={min_impressions}"
         )
     theirs = by_version.get(champion or "")
     if theirs is None:
@@ -99,10 +139,10 @@ def online_verdict(
     for name in ("ctr", "rating_rate"):
         mine, other = getattr(ours, name), getattr(theirs, name)
         if _worse(mine, other):
-            raise PromotionError(
+            raise WorseOnlineError(
                 f"challenger version {challenger}'s {name} {mine.value:.2%} "
                 f"[{mine.low:.2%}, {mine.high:.2%}] is below the champion's {other.value:.2%} "
-                f"[{other.low:.2%}, {other.high:.2%}]: not promoted (--force to override)"
+                f"[{other.low:.2%}, {other.high:.2%}]"
             )
     return (
         f"online over {shown} impressions: ctr {ours.ctr.value:.2%} vs {theirs.ctr.value:.2%}, "
@@ -130,20 +170,65 @@ def promote(
         target = _version(client, name, version)
     tags = {"promotion_reason": reason}
     if version is None and not force:
-        champion = registry.aliased_version(client, name, names.production_alias)
-        store = settings.store.url or settings.monitoring.log_db
-        tags["promotion_online"] = online_verdict(
-            compute_engagement(store).by_version,
-            str(champion.version) if champion is not None else None,
-            str(target.version),
-            settings.retrain.min_impressions,
-        )
-    held = registry.aliased_version(client, name, challenger)
+        tags["promotion_online"] = _online(settings, client, target)
+    return _promote(settings, client, target, tags)
+
+
+def _online(settings: Settings, client: MlflowClient, challenger: ModelVersion) -> str:
+    """`online_verdict` of `challenger` against production, from the logged engagement."""
+    names = settings.training.mlflow
+    champion = registry.aliased_version(client, names.registered_model_name, names.production_alias)
+    store = settings.store.url or settings.monitoring.log_db
+    return online_verdict(
+        compute_engagement(store).by_version,
+        str(champion.version) if champion is not None else None,
+        str(challenger.version),
+        settings.retrain.min_impressions,
+    )
+
+
+def _promote(
+    settings: Settings, client: MlflowClient, target: ModelVersion, tags: dict[str, str]
+) -> AliasMove:
+    """Move production to `target`; a challenger that is now production stops being one."""
+    held = registry.aliased_version(
+        client, settings.training.mlflow.registered_model_name, settings.retrain.challenger_alias
+    )
     move = _move(settings, target, tags)
     if held is not None and str(held.version) == move.version:
-        client.delete_registered_model_alias(name, challenger)
-        withdraw(settings.retrain.challenger_export_dir)  # serving drops it: now production
+        _drop_challenger(settings, client)
     return move
+
+
+def _drop_challenger(settings: Settings, client: MlflowClient) -> None:
+    """Remove the challenger alias and its export, so serving stops splitting traffic."""
+    name = settings.training.mlflow.registered_model_name
+    client.delete_registered_model_alias(name, settings.retrain.challenger_alias)
+    withdraw(settings.retrain.challenger_export_dir)
+
+
+def decide_challenger(settings: Settings) -> PromotionDecision | None:
+    """Promote, withdraw or keep waiting for the challenger by its online result (module
+    docstring); None when there is no challenger."""
+    names = settings.training.mlflow
+    client = registry.tracking_client(names)
+    name = names.registered_model_name
+    challenger = registry.aliased_version(client, name, settings.retrain.challenger_alias)
+    if challenger is None:
+        return None
+    version = str(challenger.version)
+    try:
+        online = _online(settings, client, challenger)
+    except TooFewImpressionsError as exc:
+        return PromotionDecision("waiting", version, exc.finding, time.time())
+    except WorseOnlineError as exc:
+        reason = f"{AUTOMATIC}: {exc.finding}"
+        _drop_challenger(settings, client)
+        registry.tag_version(client, challenger, {TAG_WITHDRAWN: reason})
+        return PromotionDecision("withdrawn", version, reason, time.time())
+    reason = f"{AUTOMATIC}: {online}"
+    _promote(settings, client, challenger, {"promotion_reason": reason, "promotion_online": online})
+    return PromotionDecision("promoted", version, reason, time.time())
 
 
 def rollback(settings: Settings, reason: str, version: str | None = None) -> AliasMove:

@@ -7,8 +7,9 @@ merged feedback applied, features are rebuilt, and training runs with its paired
 the `challenger` alias (never `production`) when the candidate passes, and that version is
 exported to `retrain.challenger_export_dir`, where serving answers a share of users with it
 (`serving.challenger_share`). Promotion is a
-separate, deliberate step (`movierec.pipeline.promotion`), so a failed or refused run leaves
-the champion and what serving serves untouched. Each run's outcome is written to
+separate step (`movierec.pipeline.promotion`: by hand, or by the retrainer once the
+challenger's online result is in), so a failed or refused run leaves the champion and what
+serving serves untouched. Each run's outcome is written to
 `retrain.status_file`, which the retrainer's `/health` and the dashboard show.
 """
 
@@ -96,11 +97,11 @@ def exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def write_status(path: Path, status: RetrainStatus) -> None:
-    """Write the status file atomically (a temp file renamed over it)."""
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    """Write a status file atomically (a temp file renamed over it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    staged.write_text(json.dumps(status.to_dict(), indent=2) + "\n")
+    staged.write_text(json.dumps(status, indent=2) + "\n")
     staged.replace(path)
 
 
@@ -153,5 +154,5 @@ def retrain(settings: Settings, console: Console | None = None) -> RetrainStatus
         finally:
             status.finished_at = time.time()
             status.seconds = round(status.finished_at - started, 3)
-            write_status(config.status_file, status)
+            write_status(config.status_file, status.to_dict())
     return status

@@ -3,8 +3,12 @@
 Every `retrain.interval_s` seconds (and once at start) it counts the feedback events newer
 than the merge watermark; when there are at least `retrain.min_new_events` it runs
 `movierec retrain` as a child process (a crash or an out-of-memory kill of a run then
-cannot take the service down, and the run's lock dies with it). `GET /health` answers the
-schedule, the last check and the last run (`retrain.status_file`: result, error, version).
+cannot take the service down, and the run's lock dies with it). Before that, with
+`retrain.auto_promote`, each check decides on the challenger by its online result
+(`movierec.pipeline.promotion.decide_challenger`: promote, withdraw or wait), under the same
+lock, and writes the decision to `retrain.promotion_file`. `GET /health` answers the
+schedule, the last check, the last run (`retrain.status_file`: result, error, version) and
+the last promotion decision (what, which version, when, why).
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from fastapi import FastAPI
 from movierec.config import Settings
 from movierec.endpoints import HEALTH
 from movierec.pipeline.data_merge import MergeError, count_new_events
-from movierec.pipeline.retrain import feedback_database, read_status
+from movierec.pipeline.promotion import decide_challenger
+from movierec.pipeline.retrain import (
+    RetrainBusyError,
+    exclusive,
+    feedback_database,
+    read_status,
+    write_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +51,11 @@ class Scheduler:
         self.exit_code: int | None = None
 
     def check(self) -> None:
-        """Count the new events and retrain when there are enough."""
+        """Decide on the challenger (with `auto_promote`), then count the new events and
+        retrain when there are enough."""
         config = self.settings.retrain
+        if config.auto_promote:
+            self.decide()
         try:
             pending = count_new_events(feedback_database(self.settings), config.feedback_dir)
         except MergeError as exc:
@@ -58,6 +72,28 @@ class Scheduler:
         finally:
             self.running = False
 
+    def decide(self) -> None:
+        """Promote, withdraw or keep the challenger and record the decision; a run holding
+        the lock defers it to the next check."""
+        config = self.settings.retrain
+        try:
+            with exclusive(config.lock_file):
+                decision = decide_challenger(self.settings)
+        except RetrainBusyError:
+            return
+        except Exception as exc:  # an unreachable store, a failed export: the next check retries
+            log.exception("promotion decision failed")
+            failed = {"decision": "failed", "version": None, "time": time.time()}
+            write_status(
+                config.promotion_file, {**failed, "reason": f"{type(exc).__name__}: {exc}"}
+            )
+            return
+        if decision is not None:
+            log.warning(
+                "challenger %s %s: %s", decision.version, decision.decision, decision.reason
+            )
+            write_status(config.promotion_file, decision.to_dict())
+
     def loop(self) -> None:
         """Check now, then every `interval_s`, until `stop` is set."""
         while not self.stop.is_set():
@@ -72,11 +108,14 @@ class Scheduler:
             "status": "ok",
             "interval_s": config.interval_s,
             "min_new_events": config.min_new_events,
+            "auto_promote": config.auto_promote,
+            "min_impressions": config.min_impressions,
             "running": self.running,
             "next_check_at": self.next_check_at,
             "last_check": self.last_check,
             "last_exit_code": self.exit_code,
             "last_run": read_status(config.status_file),
+            "last_promotion": read_status(config.promotion_file),
         }
 
 
@@ -97,7 +136,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get(HEALTH)
     async def health() -> dict[str, Any]:
-        """The schedule, the last check for new events and the last run."""
+        """The schedule, the last check for new events, the last run and the last
+        promotion decision."""
         return scheduler.health()
 
     return app
