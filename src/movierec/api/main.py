@@ -98,11 +98,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Migrated once before the writers start together: two first migrations racing on a new
     # SQLite file would collide switching it to WAL.
     await asyncio.to_thread(upgrade, state.logger.database)
-    # Each starts a writer process and waits for it: at once, so the waits overlap.
+    # Each writer starts a process and waits while it imports; the model loads meanwhile.
     await asyncio.gather(
-        asyncio.to_thread(state.logger.start), asyncio.to_thread(state.feedback.start)
+        asyncio.to_thread(state.logger.start),
+        asyncio.to_thread(state.feedback.start),
+        asyncio.to_thread(state.load_or_explain),
     )
-    await asyncio.to_thread(state.load_or_explain)
     watcher.start()
     listening = _listen_for_sighup(state)
     publisher = asyncio.create_task(_publish_log_counters(state))
