@@ -129,13 +129,13 @@ def personal_list(user: int) -> None:
 
 def render() -> None:
     st.title(":material/waving_hand: New here?")
+    if must_sign_in():
+        sign_in_to_rate()
+        return
     st.caption(
         f"Pick {MIN_PICKS} or more movies you liked and get recommendations made for you at "
         "once: no account, no waiting for the model to learn."
     )
-    if must_sign_in():
-        sign_in_to_rate()
-        return
     show_feedback_error()
     user = st.session_state.get(ONBOARDED_KEY)
     if user is not None and user == visitor.current_user():
