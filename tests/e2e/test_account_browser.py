@@ -1,5 +1,5 @@
-"""Signing up, in and out in headless Chromium, on a real API in required mode and the real
-`streamlit run` frontend (synthetic data: the flow, not the model, is under test)."""
+"""Signing up, rating and signing out in headless Chromium, on a real API in required mode and
+the real `streamlit run` frontend (synthetic data: the flow, not the model, is under test)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def frontend_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model_dir = frontend_bundle(root / "bundle")
     # A busy machine can take over a minute to start the API (the default wait).
     with running_api(model_dir, root / "store.db", env=REQUIRED, timeout=180) as api_url:
-        env = {"MOVIEREC_API_URL": api_url}
+        env = {"MOVIEREC_API_URL": api_url, "MOVIEREC_AUTH__MODE": REQUIRED["MOVIEREC_AUTH__MODE"]}
         with running_streamlit(FRONTEND_APP, env, root / "streamlit.log") as url:
             yield url
 
@@ -38,7 +38,7 @@ def page(browser: Browser) -> Iterator[Page]:
         yield tab
 
 
-def test_required_mode_sign_up_recommend_and_sign_out(page: Page, frontend_url: str) -> None:
+def test_required_mode_sign_up_recommend_rate_and_sign_out(page: Page, frontend_url: str) -> None:
     page.goto(frontend_url)
     page.get_by_role("button", name="Recommend").click()
     expect(page.get_by_text("Sign in on the Account page")).to_be_visible()  # not anonymous
@@ -52,9 +52,20 @@ def test_required_mode_sign_up_recommend_and_sign_out(page: Page, frontend_url: 
     page.get_by_role("button", name="Recommend").click()
     # a fresh account has rated nothing: its own user's popular picks, named by its id
     expect(page.get_by_text(re.compile(r"user \d+", re.IGNORECASE)).first).to_be_visible()
+    first = page.locator("[class*='st-key-mr-cell-']").first
+    title = first.locator(".mr-title").inner_text()
+    first.get_by_role("radio", name="5 out of 5 stars").click()
+    expect(page.get_by_text(re.compile(r"rated ★★★★★"))).to_be_visible()  # stored as the account
+    page.get_by_role("link", name="Your ratings").click()
+    expect(page.locator(".mr-card")).to_have_count(1)
+    expect(page.locator(".mr-card").first).to_contain_text(title)
+    expect(page.locator(".mr-card").first).to_contain_text("You rated it ★★★★★")
     page.get_by_role("link", name="Account").click()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("tab", name="Sign in")).to_be_visible()
     page.get_by_role("link", name="For you").click()
     page.get_by_role("button", name="Recommend").click()
     expect(page.get_by_text("Sign in on the Account page")).to_be_visible()
+    page.get_by_role("link", name="Your ratings").click()  # nothing of the account is left
+    expect(page.get_by_role("link", name="Sign in to rate movies")).to_be_visible()
+    expect(page.locator(".mr-card")).to_have_count(0)

@@ -1,6 +1,7 @@
 """Fixtures of the frontend tests: a real API process on a synthetic bundle, and dead ends.
 
-`api_url` is a uvicorn process serving a model built from `tests.synthetic` data;
+`api_url` is a uvicorn process serving a model built from `tests.synthetic` data (demo
+mode), writing to the store `api_store`;
 `not_ready_url` serves an empty model folder (every recommendation answers 503);
 `closed_url` is a port nothing listens on; `silent_url` accepts connections and never answers.
 """
@@ -35,9 +36,14 @@ def catalogue_records(model_dir: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def api_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log_db = tmp_path_factory.mktemp("logs") / "requests.db"
-    with running_api(model_dir, log_db) as url:
+def api_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The store (SQLite file) of the `api_url` process: request log, feedback, accounts."""
+    return tmp_path_factory.mktemp("logs") / "requests.db"
+
+
+@pytest.fixture(scope="session")
+def api_url(model_dir: Path, api_store: Path) -> Iterator[str]:
+    with running_api(model_dir, api_store) as url:
         yield url
 
 

@@ -4,6 +4,8 @@ a cookie, a file or the cached API client, which every session shares).
 `signed_in()` says who is signed in; personal pages call the API through `as_signed_in`,
 which passes the access token and, when the API says it has expired, refreshes it once.
 Signing out ends the session at the API and forgets everything of this browser session.
+In `required` auth mode a signed-out visitor rates nothing: `must_sign_in()` says so, and
+the pages show `sign_in_to_rate()` instead.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import TypeVar
 
 import streamlit as st
 
+from movierec.config import load_settings
 from movierec.frontend.api_client import ApiClient, ApiError, ApiRequestError
 
 SESSION_KEY = "signed_in"
+ACCOUNT_PAGE = "views/account.py"  # as `app.py` registers it, relative to that script
 Answer = TypeVar("Answer")
 
 
@@ -78,10 +82,21 @@ def as_signed_in(client: ApiClient, call: Callable[[str | None], Answer]) -> Ans
     return call(tokens.access_token)
 
 
-def explained(error: ApiError) -> ApiError:
-    """`error`, or for a 401 of a personal page, what to do about it in a person's words."""
+def must_sign_in() -> bool:
+    """True when no one is signed in and the system requires it (auth `required` mode)."""
+    return signed_in() is None and load_settings().auth.mode == "required"
+
+
+def sign_in_to_rate() -> None:
+    """The one line a signed-out visitor sees where they would rate: a link to sign in."""
+    st.page_link(ACCOUNT_PAGE, label="Sign in to rate movies", icon=":material/login:")
+
+
+def explained(error: ApiError, purpose: str = "see these picks") -> ApiError:
+    """`error`, or for a 401 of a personal page, what to do about it in a person's words:
+    sign in to do `purpose`."""
     if isinstance(error, ApiRequestError) and error.status_code == 401:
         return ApiRequestError(
-            f"Sign in on the Account page to see these picks (the service says: {error})", 401
+            f"Sign in on the Account page to {purpose} (the service says: {error})", 401
         )
     return error

@@ -22,6 +22,7 @@ from movierec.endpoints import (
     AUTH_SIGNUP,
     AUTH_TOKEN,
     FEEDBACK,
+    FEEDBACK_BATCH,
     HEALTH,
     ME,
     MODEL,
@@ -184,6 +185,12 @@ class FeedbackAccepted(_Schema):
     event_id: int
 
 
+class FeedbackBatchAccepted(_Schema):
+    """`POST /feedback/batch`: the stored events' ids, in the order sent."""
+
+    event_ids: list[int]
+
+
 class UserCreated(_Schema):
     """`POST /users`: the new user's id."""
 
@@ -330,25 +337,47 @@ class ApiClient:
         event: str,
         value: float | None = None,
         request_id: str | None = None,
+        access_token: str | None = None,
     ) -> FeedbackAccepted:
         """Tell the API what `user_id` did with `movie_id`: `rating` (with `value` 0.5..5),
-        `click`, `watch` or `dislike`, naming the answer that showed it by `request_id`."""
+        `click`, `watch` or `dislike`, naming the answer that showed it by `request_id` (as
+        the signed-in user of `access_token` when given)."""
         body: dict[str, Any] = {"user_id": user_id, "movie_id": movie_id, "event": event}
         if value is not None:
             body["value"] = value
         if request_id is not None:
             body["request_id"] = request_id
-        return self._call("POST", FEEDBACK, FeedbackAccepted, json=body)
+        return self._call(
+            "POST", FEEDBACK, FeedbackAccepted, json=body, headers=bearer(access_token)
+        )
+
+    def rate_all(
+        self, user_id: int, ratings: dict[int, float], access_token: str | None = None
+    ) -> list[int]:
+        """Rate several movies (movie id -> 0.5..5) for `user_id` at once, all or none (as
+        the signed-in user of `access_token` when given); the stored events' ids."""
+        events = [
+            {"user_id": user_id, "movie_id": movie, "event": "rating", "value": value}
+            for movie, value in ratings.items()
+        ]
+        return self._call(
+            "POST",
+            FEEDBACK_BATCH,
+            FeedbackBatchAccepted,
+            json={"events": events},
+            headers=bearer(access_token),
+        ).event_ids
 
     def create_user(self, ratings: dict[int, float] | None = None) -> UserCreated:
         """A new user, starting from `ratings` (movie id -> 0.5..5) when given."""
         seeds = [{"movie_id": movie, "value": value} for movie, value in (ratings or {}).items()]
         return self._call("POST", USERS, UserCreated, json={"ratings": seeds})
 
-    def delete_feedback(self, user_id: int) -> int:
-        """Delete every feedback event of `user_id`; the number deleted."""
+    def delete_feedback(self, user_id: int, access_token: str | None = None) -> int:
+        """Delete every feedback event of `user_id` (as the signed-in user of `access_token`
+        when given); the number deleted."""
         path = USER_FEEDBACK.format(user_id=user_id)
-        return self._call("DELETE", path, FeedbackDeleted).deleted
+        return self._call("DELETE", path, FeedbackDeleted, headers=bearer(access_token)).deleted
 
     def similar(self, movie_id: int, k: int = 10) -> SimilarMovies:
         """The `k` movies most similar to `movie_id`."""

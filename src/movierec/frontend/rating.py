@@ -1,9 +1,11 @@
 """Rating a movie card: five stars and a "not for me" thumb under every card.
 
 A star rating is sent as a `rating` event (1 to 5), the thumb as a `dislike`, each naming the
-answer that showed the movie by its `request_id`, for the session's user; a visitor who is
-nobody yet becomes a new user with that first rating. The callbacks run before the page's
-script reruns, so the page that follows already shows the list the feedback changed.
+answer that showed the movie by its `request_id`, for the session's user (the signed-in
+account's, with its token); a visitor who is nobody yet becomes a new user with that first
+rating, except in `required` auth mode, where signed-out visitors get a link to sign in
+instead of the controls. The callbacks run before the page's script reruns, so the page that
+follows already shows the list the feedback changed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from movierec.frontend import visitor
+from movierec.frontend.account import as_signed_in, explained, must_sign_in, sign_in_to_rate
 from movierec.frontend.api_client import ApiError, Movie
 from movierec.frontend.components import current_client, display_title
 
@@ -31,16 +34,24 @@ def stars_text(value: float) -> str:
 def send(movie: Movie, event: str, value: float | None, request_id: str | None) -> None:
     """Send one event for the session's user (a new user when there is none) and say so."""
     client = current_client()
-    user = visitor.current_user()
+    known = visitor.current_user()
     title = display_title(movie.title)
     try:
-        if user is None:
+        if known is None:
             user = client.create_user().user_id
             visitor.become(user)
             st.toast(f"Welcome! You are user {user}: your ratings shape **For you**.")
-        client.feedback(user, movie.movie_id, event, value, request_id)
+        else:
+            user = known
+        as_signed_in(
+            client,
+            lambda token: client.feedback(
+                user, movie.movie_id, event, value, request_id, access_token=token
+            ),
+        )
     except ApiError as exc:
-        st.session_state[ERROR_KEY] = f"Your feedback on {title} was not saved: {exc}"
+        why = explained(exc, "rate movies")
+        st.session_state[ERROR_KEY] = f"Your feedback on {title} was not saved: {why}"
         return
     visitor.remember(visitor.Given(movie, event, value))
     said = f"rated {stars_text(value)}" if value is not None else "marked as not for you"
@@ -57,9 +68,13 @@ def _disliked(movie: Movie, request_id: str | None) -> None:
     send(movie, visitor.DISLIKE, None, request_id)
 
 
-def rating_controls(context: str, request_id: str | None) -> Controls:
+def rating_controls(context: str, request_id: str | None) -> Controls | None:
     """The controls to show under each card of one answer (`request_id`) on one page
-    (`context`, which keeps the widgets' keys apart)."""
+    (`context`, which keeps the widgets' keys apart); None, after a link to sign in, for a
+    visitor who must sign in to rate."""
+    if must_sign_in():
+        sign_in_to_rate()
+        return None
 
     def show(movie: Movie) -> None:
         owner = visitor.current_user() or "new"

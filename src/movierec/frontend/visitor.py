@@ -1,8 +1,9 @@
 """Who uses this browser session, and what they rated in it.
 
-The session's user is the MovieLens id typed on "For you", or the id the API gave a newcomer
-(on "New here?", or at a first rating anywhere). The ratings and dislikes given in the session
-are kept, latest per movie, for "Your ratings": the API stores every one of them.
+The session's user is the signed-in account's; signed out, the MovieLens id typed on "For
+you", or the id the API gave a newcomer (on "New here?", or at a first rating anywhere). The
+ratings and dislikes given in the session are kept, latest per movie, for "Your ratings": the
+API stores every one of them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from movierec.frontend.account import signed_in
 from movierec.frontend.api_client import Movie
 
 USER_KEY = "movierec_user"
@@ -29,7 +31,11 @@ class Given:
 
 
 def current_user() -> int | None:
-    """The session's user id, None before the visitor names or becomes one."""
+    """The session's user id: the signed-in account's; else None before the visitor names or
+    becomes one."""
+    account = signed_in()
+    if account is not None:
+        return account.user_id
     user = st.session_state.get(USER_KEY)
     return int(user) if user is not None else None
 

@@ -1,8 +1,10 @@
 """New here? page: pick five or more movies you liked, get a personal list at once.
 
-The picks become a new user's seed ratings (`POST /users`, each rated 5), and the list that
-follows is that user's recommendations, each saying which of the picks it comes from. The
-new user is the session's from then on, on every page.
+The picks become a new user's seed ratings (`POST /users`, each rated 5), or, signed in, the
+account's own ratings (`POST /feedback/batch` with its token); the list that follows is that
+user's recommendations, each saying which of the picks it comes from. The user is the
+session's from then on, on every page. In `required` auth mode, signed-out visitors are sent
+to sign in first.
 A Streamlit page script, run by `st.navigation` in `app.py`.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from movierec.frontend import visitor
+from movierec.frontend.account import as_signed_in, must_sign_in, sign_in_to_rate, signed_in
 from movierec.frontend.api_client import ApiError, Movie
 from movierec.frontend.components import (
     because_lines,
@@ -39,9 +42,17 @@ def picks_needed(picked: int) -> str:
 
 
 def start(picks: list[Movie]) -> None:
-    """Create the user from the picks and make them the session's."""
+    """Rate the picks for the signed-in account, or create a user from them; the user is the
+    session's from then on."""
+    client = current_client()
+    ratings = {movie.movie_id: LIKED for movie in picks}
+    account = signed_in()
     try:
-        user = current_client().create_user({movie.movie_id: LIKED for movie in picks}).user_id
+        if account is None:
+            user = client.create_user(ratings).user_id
+        else:
+            user = account.user_id
+            as_signed_in(client, lambda token: client.rate_all(user, ratings, token))
     except ApiError as exc:
         show_error(exc)
         return
@@ -88,8 +99,12 @@ def personal_list(user: int) -> None:
         "on **For you**.",
         icon=":material/celebration:",
     )
+    client = current_client()
     try:
-        answer = current_client().recommend(user, k=LIST_LENGTH, explain=True)
+        answer = as_signed_in(
+            client,
+            lambda token: client.recommend(user, k=LIST_LENGTH, explain=True, access_token=token),
+        )
     except ApiError as exc:
         show_error(exc)
         return
@@ -114,6 +129,9 @@ def personal_list(user: int) -> None:
 
 def render() -> None:
     st.title(":material/waving_hand: New here?")
+    if must_sign_in():
+        sign_in_to_rate()
+        return
     st.caption(
         f"Pick {MIN_PICKS} or more movies you liked and get recommendations made for you at "
         "once: no account, no waiting for the model to learn."

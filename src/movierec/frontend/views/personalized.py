@@ -102,8 +102,8 @@ def query_form(catalogue: Catalogue | None) -> str | None:
         )
     if not submitted:
         return None
-    try:
-        user_id = parse_user_id(user_text)
+    try:  # signed in, the (disabled) box only shows the account's id
+        user_id = account.user_id if account else parse_user_id(user_text)
     except ValueError as exc:
         st.session_state.pop(QUERY_KEY, None)
         return str(exc)

@@ -1,8 +1,9 @@
 """Your ratings page: what the session's user rated and disliked here, and a way to erase it.
 
 Each movie is a card that can be rated again; "Delete all my feedback" erases every event
-of the user from the service (`DELETE /users/{id}/feedback`), after which recommendations no
-longer use them.
+of the user from the service (`DELETE /users/{id}/feedback`, with the signed-in account's
+token), after which recommendations no longer use them. In `required` auth mode, signed-out
+visitors are sent to sign in.
 A Streamlit page script, run by `st.navigation` in `app.py`.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from movierec.frontend import visitor
+from movierec.frontend.account import as_signed_in, explained, must_sign_in, sign_in_to_rate
 from movierec.frontend.api_client import ApiError
 from movierec.frontend.components import current_client, movie_cards, show_error
 from movierec.frontend.rating import rating_controls, show_feedback_error, stars_text
@@ -27,10 +29,11 @@ def verdict(entry: visitor.Given) -> str:
 
 def erase(user: int) -> None:
     """Delete the user's feedback from the service, then here."""
+    client = current_client()
     try:
-        deleted = current_client().delete_feedback(user)
+        deleted = as_signed_in(client, lambda token: client.delete_feedback(user, token))
     except ApiError as exc:
-        show_error(exc)
+        show_error(explained(exc, "delete your feedback"))
         return
     visitor.forget_given()
     st.session_state[DELETED_KEY] = deleted
@@ -38,6 +41,9 @@ def erase(user: int) -> None:
 
 def render() -> None:
     st.title(":material/star: Your ratings")
+    if must_sign_in():
+        sign_in_to_rate()
+        return
     show_feedback_error()
     user = visitor.current_user()
     if user is None:
