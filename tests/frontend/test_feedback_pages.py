@@ -131,10 +131,27 @@ def test_deleting_my_feedback_forgets_it_everywhere(frontend_app: MakeApp, api_u
     delete.click().run()
     no_exception(at)
     assert "Deleted 2 feedback events of user 23" in at.success[0].value
-    assert not cards(at) and "Nothing rated in this session yet." in at.info[0].value
+    assert not cards(at) and "Nothing rated yet." in at.info[0].value
     with ApiClient(api_url) as client:
         shown = [m.movie_id for m in client.recommend(23, k=90).recommendations]
     assert set(rated) <= set(shown), "deleted ratings no longer hide their movies"
+
+
+def test_your_ratings_lists_what_earlier_sessions_gave(frontend_app: MakeApp, api_url: str) -> None:
+    with ApiClient(api_url) as client:  # another session, another device: straight to the API
+        for movie_id, event, value in [
+            (5, "rating", 2.0),
+            (6, "click", None),
+            (7, "dislike", None),
+            (5, "rating", 4.5),  # changed its mind: the latest counts (halves round up)
+        ]:
+            client.feedback(41, movie_id, event, value)
+    at = submit_user(open_page(frontend_app, api_url, "personalized"), "41")
+    at.switch_page("views/ratings.py").run()
+    no_exception(at)
+    shown = cards(at)
+    assert [movie_id for movie_id, _ in shown] == [5, 7], "latest first, the click left out"
+    assert "You rated it ★★★★★" in shown[0][1] and "not for me" in shown[1][1]
 
 
 def test_your_ratings_before_any_rating_says_where_to_start(

@@ -197,6 +197,22 @@ class UserCreated(_Schema):
     user_id: int
 
 
+class StoredFeedback(_Schema):
+    """One of a user's stored events (`GET /users/{id}/feedback`)."""
+
+    event_id: int
+    movie_id: int
+    event: str
+    value: float | None = None
+
+
+class UserFeedback(_Schema):
+    """`GET /users/{id}/feedback`: the user's events, newest first."""
+
+    user_id: int
+    events: list[StoredFeedback]
+
+
 class FeedbackDeleted(_Schema):
     """`DELETE /users/{id}/feedback`: how many events were deleted."""
 
@@ -372,6 +388,15 @@ class ApiClient:
         """A new user, starting from `ratings` (movie id -> 0.5..5) when given."""
         seeds = [{"movie_id": movie, "value": value} for movie, value in (ratings or {}).items()]
         return self._call("POST", USERS, UserCreated, json={"ratings": seeds})
+
+    def feedback_history(
+        self, user_id: int, access_token: str | None = None
+    ) -> list[StoredFeedback]:
+        """The stored events of `user_id`, newest first (as the signed-in user of
+        `access_token` when given)."""
+        path = USER_FEEDBACK.format(user_id=user_id)
+        answer = self._call("GET", path, UserFeedback, headers=bearer(access_token))
+        return answer.events
 
     def delete_feedback(self, user_id: int, access_token: str | None = None) -> int:
         """Delete every feedback event of `user_id` (as the signed-in user of `access_token`

@@ -1,6 +1,8 @@
-"""Your ratings page: what the session's user rated and disliked here, and a way to erase it.
+"""Your ratings page: what the user rated and disliked, in any session, and a way to erase it.
 
-Each movie is a card that can be rated again; "Delete all my feedback" erases every event
+The list is the service's (`GET /users/{id}/feedback`, latest rating or dislike per movie),
+with what this session gave on top (a worker writes its events within a fraction of a
+second). Each movie is a card that can be rated again; "Delete all my feedback" erases every event
 of the user from the service (`DELETE /users/{id}/feedback`, with the signed-in account's
 token), after which recommendations no longer use them. In `required` auth mode, signed-out
 visitors are sent to sign in.
@@ -13,8 +15,14 @@ import streamlit as st
 
 from movierec.frontend import visitor
 from movierec.frontend.account import as_signed_in, explained, must_sign_in, sign_in_to_rate
-from movierec.frontend.api_client import ApiError
-from movierec.frontend.components import current_client, movie_cards, show_error
+from movierec.frontend.api_client import ApiError, StoredFeedback
+from movierec.frontend.catalogue import Catalogue
+from movierec.frontend.components import (
+    current_catalogue,
+    current_client,
+    movie_cards,
+    show_error,
+)
 from movierec.frontend.rating import rating_controls, show_feedback_error, stars_text
 
 DELETED_KEY = "ratings_deleted"
@@ -25,6 +33,39 @@ def verdict(entry: visitor.Given) -> str:
     if entry.value is None:
         return "You marked it: not for me"
     return f"You rated it {stars_text(entry.value)}"
+
+
+def latest_given(events: list[StoredFeedback], catalogue: Catalogue) -> dict[int, visitor.Given]:
+    """movie id -> the latest rating or dislike among `events` (newest first), oldest first;
+    movies the catalogue no longer has are left out."""
+    movies = {movie.movie_id: movie for movie in catalogue.movies}
+    latest: dict[int, visitor.Given] = {}
+    for event in events:
+        kind = event.event
+        if kind in (visitor.RATING, visitor.DISLIKE) and event.movie_id in movies:
+            latest.setdefault(
+                event.movie_id, visitor.Given(movies[event.movie_id], kind, event.value)
+            )
+    return dict(reversed(latest.items()))
+
+
+def everything_given(user: int) -> dict[int, visitor.Given]:
+    """What the user gave, from the service and this session (the session's is newer); the
+    session's alone, with a warning, when the service cannot say."""
+    client = current_client()
+    try:
+        events = as_signed_in(client, lambda token: client.feedback_history(user, token))
+        stored = latest_given(events, current_catalogue())
+    except ApiError as exc:
+        st.warning(
+            f"Showing this session's ratings only: {explained(exc, 'read your ratings')}",
+            icon=":material/warning:",
+        )
+        stored = {}
+    for movie_id, entry in visitor.given().items():
+        stored.pop(movie_id, None)
+        stored[movie_id] = entry
+    return stored
 
 
 def erase(user: int) -> None:
@@ -62,10 +103,10 @@ def render() -> None:
             icon=":material/delete:",
         )
     st.caption(
-        f"You are user {user}. These are the movies you rated or turned down in this browser "
-        "session, latest first; rate one again to change your mind."
+        f"You are user {user}. These are the movies you rated or turned down, here and in "
+        "earlier sessions, latest first; rate one again to change your mind."
     )
-    entries = list(reversed(visitor.given().values()))
+    entries = list(reversed(everything_given(user).values()))
     if entries:
         movie_cards(
             [entry.movie for entry in entries],
@@ -74,7 +115,7 @@ def render() -> None:
             controls=rating_controls("ratings", None),
         )
     else:
-        st.info("Nothing rated in this session yet.", icon=":material/info:")
+        st.info("Nothing rated yet.", icon=":material/info:")
     with st.expander("Privacy: delete my feedback"):
         st.write(
             f"Erase every rating, click and dislike the service holds for user {user}, from "
