@@ -7,6 +7,7 @@ client per test would cost seconds each); tests use their own emails, so they do
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 import time
 from collections.abc import Iterator
@@ -193,6 +194,29 @@ def test_wrong_passwords_are_limited_per_client_address(
             assert response.status_code == 401
         response = client.post("/auth/token", data={"username": new_email(), "password": "x"})
         assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+
+
+def test_the_limit_holds_across_api_processes_over_one_store(
+    demo: TestClient, required: TestClient
+) -> None:
+    """`demo` and `required` are two APIs (two workers, or replicas) over one store: the
+    failures through either count on both, and a success through either clears both."""
+    email = new_email()
+    sign_up(demo, email)
+
+    def wrong(client: TestClient) -> int:
+        answer = client.post("/auth/token", data={"username": email, "password": "nope"})
+        return answer.status_code
+
+    started = time.time()
+    assert [wrong(demo), wrong(required)] == [401, 401]
+    sign_in(required, email)  # clears the account's failures for every process
+    assert [wrong(demo), wrong(required), wrong(demo)] == [401, 401, 401]
+    limited = required.post("/auth/token", data={"username": email, "password": PASSWORD})
+    assert limited.status_code == 429, limited.text
+    elapsed = math.ceil(time.time() - started)
+    assert 60 - elapsed <= int(limited.headers["retry-after"]) <= 60
+    assert wrong(demo) == 429
 
 
 def test_a_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password(

@@ -6,15 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from typer.testing import CliRunner
 
 from movierec.cli import app
 from movierec.store.database import Database, create_engine
-from movierec.store.schema import HEAD, current_revision, head_revision, upgrade
-from movierec.store.tables import metadata, request_logs
+from movierec.store.schema import HEAD, alembic_config, current_revision, head_revision, upgrade
+from movierec.store.tables import (
+    accounts,
+    api_keys,
+    feedback_events,
+    metadata,
+    refresh_tokens,
+    request_logs,
+)
 from tests.databases import table_rows
 
 # The schema `create_tables` of version 1 wrote (before migrations), as each backend got it.
@@ -60,6 +68,44 @@ ROWS = [
 ]
 
 
+# One row of each table revision 0003 holds besides the request log.
+ACCOUNT = {
+    "account_id": 1,
+    "email": "person@example.org",
+    "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+    "user_id": 2000,
+    "claimed": False,
+    "created_at": 1.7e9,
+}
+TOKEN = {
+    "token_hash": "a" * 64,
+    "session_id": "b" * 32,
+    "account_id": 1,
+    "created_at": 1.7e9,
+    "expires_at": 1.8e9,
+    "revoked_at": None,
+}
+KEY = {
+    "key_id": "c0ffee00c0ff",
+    "name": "batch-job",
+    "secret_hash": "d" * 64,
+    "scopes": "recommend:any",
+    "created_at": 1.7e9,
+    "revoked_at": None,
+}
+EVENT = {
+    "event_id": 1,
+    "user_id": 2000,
+    "movie_id": 50,
+    "event": "rating",
+    "value": 4.5,
+    "request_id": None,
+    "request_known": False,
+    "model_version": "v3",
+    "created_at": 1.7e9,
+}
+
+
 def test_the_newest_revision_is_the_tables_metadata(database: Database) -> None:
     """A table or column added to `tables.py` without a migration fails here."""
     upgrade(database)
@@ -96,6 +142,28 @@ def test_a_version_1_database_upgrades_and_keeps_every_row(database: Database) -
         assert set(metadata.tables) <= set(inspect(conn).get_table_names())
     engine.dispose()
     assert upgrade(database) == head_revision()  # a second upgrade finds nothing to do
+
+
+def test_a_revision_3_database_upgrades_and_keeps_every_row(database: Database) -> None:
+    """The store as revision 0003 left it, with accounts, tokens, keys and feedback in it,
+    gains `login_failures` and loses nothing."""
+    engine = create_engine(database)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003")
+    with engine.begin() as conn:
+        conn.execute(insert(accounts), ACCOUNT)
+        conn.execute(insert(refresh_tokens), TOKEN)
+        conn.execute(insert(api_keys), KEY)
+        conn.execute(insert(feedback_events), EVENT)
+    kept = (accounts, refresh_tokens, api_keys, feedback_events)
+    before = {table.name: table_rows(database, table) for table in kept}
+    assert all(len(rows) == 1 for rows in before.values())
+    assert upgrade(database) == "0003"
+    assert {table.name: table_rows(database, table) for table in kept} == before
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+        assert inspect(conn).has_table("login_failures")
+    engine.dispose()
 
 
 def test_db_upgrade_migrates_the_configured_store(

@@ -110,7 +110,7 @@ class Accounts:
             self.secret = secrets.token_urlsafe(32)
         self.engine = create_engine(database)
         self.limiter = LoginLimiter(
-            settings.failed_logins_per_account, settings.failed_logins_per_address
+            self.engine, settings.failed_logins_per_account, settings.failed_logins_per_address
         )
 
     def close(self) -> None:

@@ -1,9 +1,14 @@
 """Limits on wrong passwords, per account (the email as typed, normalised) and per client
-address, with the `limits` library's moving windows.
+address: moving windows over the failures the store holds (`movierec.store.login_failures`),
+so that they hold across every API worker and every replica over one store. The rates are in
+the notation of the `limits` library ("5/minute", "20 per hour").
 
-Only failures count; a success clears its account's count. An email without an account is
-limited like one with, so the limit tells nothing about which emails exist. The counts live
-in the worker's memory: with N workers an address gets up to N times the limit.
+Only failures count; a success clears its account's failures. An email without an account is
+limited like one with, so the limit tells nothing about which emails exist. A limited attempt
+waits until the failure that fills the window leaves it (`Retry-After`). Checking costs one
+indexed query per limit; a failure, one insert. Check and record are not one transaction, so
+attempts arriving at the same moment may pass together: a key can overshoot its limit by the
+attempts in flight at once, never by the number of workers.
 """
 
 from __future__ import annotations
@@ -12,34 +17,47 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import Engine
 
 from movierec.api.errors import TooManyAttemptsError
+from movierec.store import login_failures
+
+ACCOUNT = "account"
+ADDRESS = "address"
 
 
 class LoginLimiter:
-    def __init__(self, per_account: str, per_address: str) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._limits: list[tuple[RateLimitItem, str]] = [
-            (parse(per_account), "account"),
-            (parse(per_address), "address"),
-        ]
+    def __init__(self, engine: Engine, per_account: str, per_address: str) -> None:
+        self._engine = engine
+        self._limits: dict[str, RateLimitItem] = {
+            ACCOUNT: parse(per_account),
+            ADDRESS: parse(per_address),
+        }
+        self._longest_s = max(limit.get_expiry() for limit in self._limits.values())
 
     def check(self, email: str, address: str) -> None:
         """`TooManyAttemptsError` with the seconds to wait when either limit is used up."""
-        for (limit, kind), key in zip(self._limits, (email, address), strict=True):
-            if not self._limiter.test(limit, kind, key):
-                reset = self._limiter.get_window_stats(limit, kind, key).reset_time
-                wait = max(1, math.ceil(reset - time.time()))
-                raise TooManyAttemptsError(
-                    f"too many failed sign-ins; try again in {wait} s", retry_after_s=wait
-                )
+        now = time.time()
+        free_at = 0.0
+        for kind, key in ((ACCOUNT, email), (ADDRESS, address)):
+            limit = self._limits[kind]
+            window_s = limit.get_expiry()
+            filling = login_failures.failing_since(
+                self._engine, kind, key, now - window_s, limit.amount
+            )
+            if filling is not None:
+                free_at = max(free_at, filling + window_s)
+        if free_at > now:
+            wait = max(1, math.ceil(free_at - now))
+            raise TooManyAttemptsError(
+                f"too many failed sign-ins; try again in {wait} s", retry_after_s=wait
+            )
 
     def failed(self, email: str, address: str) -> None:
-        for (limit, kind), key in zip(self._limits, (email, address), strict=True):
-            self._limiter.hit(limit, kind, key)
+        now = time.time()
+        login_failures.record(
+            self._engine, [(ACCOUNT, email), (ADDRESS, address)], now, now - self._longest_s
+        )
 
     def succeeded(self, email: str) -> None:
-        limit, kind = self._limits[0]
-        self._limiter.clear(limit, kind, email)
+        login_failures.clear(self._engine, ACCOUNT, email)

@@ -28,7 +28,11 @@ dataset's, or in demo mode a MovieLens id it claimed (`claimed`). `refresh_token
 SHA-256 of each refresh token (never the token); the tokens of one sign-in share a
 `session_id`, which the access tokens carry, so revoking a session ends them all. `api_keys`
 holds service keys: the public `key_id`, the SHA-256 of the secret part and the
-space-separated scopes. Times of these tables are unix seconds.
+space-separated scopes. `login_failures` holds each wrong password of the last window, twice:
+under the account's key (`kind` 'account': the email as typed, normalised) and the client
+address's ('address'), each as its SHA-256 (a password typed into the email field is not kept);
+every API process counts the same rows (`movierec.store.login_failures`). Times of these tables
+are unix seconds.
 
 Every change to these tables needs a migration (`movierec.store.migrations`).
 """
@@ -108,6 +112,17 @@ api_keys = Table(
     Column("scopes", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("failure_id", RowId, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("failed_at", Float, nullable=False),
+    Index("idx_login_failures_key", "kind", "key_hash", "failed_at"),
+    Index("idx_login_failures_time", "failed_at"),
 )
 
 
