@@ -48,6 +48,11 @@ class EventKind(StrEnum):
 
 
 SEEN_KINDS = frozenset({EventKind.RATING, EventKind.WATCH})
+FIXED_WEIGHTS: dict[str, float] = {
+    EventKind.WATCH: 4.0,
+    EventKind.CLICK: 2.0,
+    EventKind.DISLIKE: -6.0,
+}
 
 
 def event_weight(kind: str, value: float | None) -> float:
@@ -55,7 +60,7 @@ def event_weight(kind: str, value: float | None) -> float:
     if kind == EventKind.RATING:
         assert value is not None
         return 1.0 + value if value >= POSITIVE_RATING else -(6.0 - value)
-    return {EventKind.WATCH: 4.0, EventKind.CLICK: 2.0, EventKind.DISLIKE: -6.0}[EventKind(kind)]
+    return FIXED_WEIGHTS[kind]
 
 
 class UserEvent(NamedTuple):
