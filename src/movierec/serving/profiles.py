@@ -48,6 +48,11 @@ class EventKind(StrEnum):
 
 
 SEEN_KINDS = frozenset({EventKind.RATING, EventKind.WATCH})
+FIXED_WEIGHTS: dict[str, float] = {
+    EventKind.WATCH: 4.0,
+    EventKind.CLICK: 2.0,
+    EventKind.DISLIKE: -6.0,
+}
 
 
 def event_weight(kind: str, value: float | None) -> float:
@@ -55,7 +60,7 @@ def event_weight(kind: str, value: float | None) -> float:
     if kind == EventKind.RATING:
         assert value is not None
         return 1.0 + value if value >= POSITIVE_RATING else -(6.0 - value)
-    return {EventKind.WATCH: 4.0, EventKind.CLICK: 2.0, EventKind.DISLIKE: -6.0}[EventKind(kind)]
+    return FIXED_WEIGHTS[kind]
 
 
 class UserEvent(NamedTuple):
@@ -134,32 +139,39 @@ def inline_profile(movie_ids: list[int], ratings: list[float | None]) -> Profile
 class UserProfiles:
     """Every user's events and registration, in memory; thread-safe.
 
-    `get` is a dictionary read (the request path); `add`, `erase` and `register` rebuild
-    the affected profiles under a lock (the API's accept path and the store reader)."""
+    `add`, `erase` and `register` (the API's accept path and the store reader) record the
+    change and mark the user's profile stale, under a lock; `get` (the request path) is a
+    dictionary read unless the profile is stale, when it rebuilds it first. So an event
+    costs its acceptance a dictionary insert, not a rebuild over every event of its user
+    (which grew with the user's history), and a profile is rebuilt once per read that
+    follows a change."""
 
     def __init__(self) -> None:
         self._events: dict[int, dict[int, UserEvent]] = {}
         self._erased_up_to: dict[int, int] = {}
         self._registered: set[int] = set()
         self._profiles: dict[int, Profile] = {}
+        self._stale: set[int] = set()
         self._lock = threading.Lock()
 
     def get(self, user_id: int) -> Profile | None:
         """The user's profile; None when the service knows nothing of them."""
+        if user_id in self._stale:
+            with self._lock:
+                if user_id in self._stale:
+                    self._rebuild(user_id)
         return self._profiles.get(user_id)
 
     def add(self, events: Iterable[UserEvent]) -> None:
         """Add events (ones already known, or erased, are ignored)."""
         with self._lock:
-            changed = set()
             for event in events:
                 if event.event_id <= self._erased_up_to.get(event.user_id, 0):
                     continue
                 known = self._events.setdefault(event.user_id, {})
                 if event.event_id not in known:
                     known[event.event_id] = event
-                    changed.add(event.user_id)
-            self._rebuild(changed)
+                    self._stale.add(event.user_id)
 
     def erase(self, user_id: int, up_to_event_id: int) -> None:
         """Forget the user's events up to `up_to_event_id`, including ones still to arrive."""
@@ -168,20 +180,20 @@ class UserProfiles:
             known = self._events.get(user_id, {})
             for event_id in [event_id for event_id in known if event_id <= up_to_event_id]:
                 del known[event_id]
-            self._rebuild({user_id})
+            self._stale.add(user_id)
 
     def register(self, user_ids: Iterable[int]) -> None:
         """Mark users as created through the service."""
         with self._lock:
             new = set(user_ids) - self._registered
             self._registered |= new
-            self._rebuild(new)
+            self._stale |= new
 
-    def _rebuild(self, user_ids: set[int]) -> None:
-        for user_id in user_ids:
-            events = self._events.get(user_id, {})
-            registered = user_id in self._registered
-            if events or registered:
-                self._profiles[user_id] = profile_of(events.values(), registered)
-            else:
-                self._profiles.pop(user_id, None)
+    def _rebuild(self, user_id: int) -> None:
+        """Replace the user's stale profile (under the lock)."""
+        events = self._events.get(user_id, {})
+        if events or user_id in self._registered:
+            self._profiles[user_id] = profile_of(events.values(), user_id in self._registered)
+        else:
+            self._profiles.pop(user_id, None)
+        self._stale.discard(user_id)
