@@ -131,3 +131,19 @@ def test_every_strategy_partitions_the_rows(
     parts = [p["timestamp"] for p in (split.train, split.val, split.test) if len(p)]
     for earlier, later in itertools.pairwise(parts):
         assert later.min() >= earlier.max()
+
+
+@pytest.mark.parametrize("strategy", ["global_time", "leave_last_n", "stratified_random"])
+def test_rows_kept_in_train_are_never_held_out(interactions: pd.DataFrame, strategy: str) -> None:
+    # The newest tenth stands for merged feedback: global_time would hold all of it out.
+    config = SplitSettings(strategy=strategy)  # type: ignore[arg-type]
+    newest = interactions["timestamp"].to_numpy() >= interactions["timestamp"].quantile(0.9)
+
+    split = split_interactions(interactions, config, keep_in_train=newest)
+
+    fed = set(_keys(interactions[newest]))
+    assert fed <= set(_keys(split.train))
+    assert not fed & set(_keys(split.val)) and not fed & set(_keys(split.test))
+    alone = split_interactions(interactions[~newest], config)
+    assert _keys(split.val) == _keys(alone.val) and _keys(split.test) == _keys(alone.test)
+    assert _keys(_union(split)) == _keys(interactions)

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
@@ -19,11 +20,13 @@ from mlflow.tracking import MlflowClient
 from movierec.artifacts import read_bundle
 from movierec.config import Settings
 from movierec.data.mappings import IdMapping
-from movierec.data.preprocess import USER_MAPPING_FILE
+from movierec.data.preprocess import USER_MAPPING_FILE, load_processed
 from movierec.pipeline.data_merge import STATE_FILE, MergeError
 from movierec.pipeline.promotion import PromotionError, promote, rollback
 from movierec.pipeline.retrain import RetrainBusyError, RetrainStatus, exclusive, retrain
 from movierec.pipeline.retrainer import create_app
+from movierec.serving.engine import Engine
+from movierec.serving.loader import load_bundle
 from movierec.training import registry
 from movierec.training.pipeline import run_pipeline
 from tests.conftest import settings_in
@@ -32,6 +35,7 @@ from tests.pipeline.feedback_table import write_events
 
 pytestmark = pytest.mark.e2e
 NEW_USER = 1_000_001
+FED_MOVIES = {1 + 4 * i for i in range(8)} | {41}  # all of taste group 0 (ids 1 mod 4)
 
 
 def aliases(settings: Settings) -> dict[str, str]:
@@ -82,6 +86,31 @@ def test_retrain_registers_a_challenger_and_leaves_production_alone(
         "process",
         "train",
     }
+
+
+def test_the_challenger_is_fitted_on_the_feedback(
+    retrained: tuple[Settings, RetrainStatus],
+) -> None:
+    # Feedback is the newest data: under global_time it would all be held out as test.
+    settings, _ = retrained
+    assert settings.data.split.strategy == "global_time"
+    processed = load_processed(settings.data.processed_dir)
+    fed = {(NEW_USER, movie) for movie in FED_MOVIES}
+
+    def pairs(frame: pd.DataFrame) -> set[tuple[int, int]]:
+        return set(zip(frame["user_id"], frame["movie_id"], strict=True))
+
+    assert fed <= pairs(processed.train)
+    assert not fed & (pairs(processed.val) | pairs(processed.test))
+    assert processed.report["kept_in_train"] == len(fed)
+    challenger = load_bundle(settings.retrain.challenger_export_dir)
+    row = challenger.user_rows.get(NEW_USER)
+    assert row is not None
+    assert set(challenger.item_ids[challenger.user_items[row].indices]) == FED_MOVIES
+    # Served from what it learnt: the rest of the new user's taste group comes first.
+    ranking = Engine(challenger, max_k=10).recommend(NEW_USER, k=10)
+    top = challenger.item_ids[ranking.columns]
+    assert not ranking.is_fallback and int((top % 4 == 1).sum()) >= 8, top.tolist()
 
 
 def test_a_run_never_overlaps_another(retrained: tuple[Settings, RetrainStatus]) -> None:

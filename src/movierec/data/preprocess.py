@@ -70,7 +70,8 @@ class PreprocessReport:
     exact_duplicates: repeated identical rows; duplicate_pairs: older ratings of a
     (user, movie) pair rated again; filtered_rows: removed by the min-interaction filters
     over `filter_rounds` rounds. splits: per part rows/users/items, and for val and test
-    evaluable_users (>= 1 train interaction), cold_users and cold_items.
+    evaluable_users (>= 1 train interaction), cold_users and cold_items. kept_in_train:
+    interactions of the pairs never held out (retraining's merged feedback).
     """
 
     dataset: str = ""
@@ -86,6 +87,7 @@ class PreprocessReport:
     items_without_metadata: int = 0
     confidence: str = ""
     split_strategy: str = ""
+    kept_in_train: int = 0
     splits: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,12 +234,15 @@ def run_preprocess(
     settings: DataSettings,
     dataset_dir: Path | None = None,
     amend: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    keep_in_train: pd.DataFrame | None = None,
 ) -> PreprocessReport:
     """Load, preprocess, split and write `processed_dir` atomically.
 
     `dataset_dir` is the extracted dataset (as the download stage returns it); without it the
     dataset is downloaded first if it is not already in place and verified. `amend` changes
-    the raw ratings before anything else (retraining merges the feedback events with it).
+    the raw ratings before anything else (retraining merges the feedback events with it);
+    the (user_id, movie_id) pairs of `keep_in_train` always go to the train part
+    (`split_interactions`).
     """
     console = Console(stderr=True, soft_wrap=True)
     if dataset_dir is None:
@@ -258,7 +263,12 @@ def run_preprocess(
                 "configs/data.yaml"
             )
         progress.advance(task)
-        split = split_interactions(interactions, settings.split)
+        kept = None
+        if keep_in_train is not None and len(keep_in_train):
+            pairs = pd.MultiIndex.from_frame(interactions[["user_id", "movie_id"]])
+            kept = pairs.isin(pd.MultiIndex.from_frame(keep_in_train[["user_id", "movie_id"]]))
+            report.kept_in_train = int(kept.sum())
+        split = split_interactions(interactions, settings.split, kept)
         report.split_strategy = settings.split.strategy
         report.splits = split.summary()
         progress.advance(task)

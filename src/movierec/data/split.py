@@ -14,6 +14,10 @@
   then `val_ratio` of the rest is validation; every user keeps at least one training row.
 
 All three work on whole columns (one sort, then run positions), never per user in Python.
+Rows marked `keep_in_train` (retraining's merged feedback) are never held out: they join the
+train part, and only the other rows are split as configured. Feedback is the newest data, so
+under `global_time` it would otherwise all land in test and the exported model (fitted on
+train + val) would never learn it; the held-out parts stay comparable with earlier runs.
 """
 
 from __future__ import annotations
@@ -142,11 +146,19 @@ def _stratified_random(interactions: pd.DataFrame, settings: SplitSettings) -> S
     return _parts(interactions.iloc[order], val, test)
 
 
-def split_interactions(interactions: pd.DataFrame, settings: SplitSettings) -> SplitResult:
-    """Split `interactions` (user_id, movie_id, timestamp, ...) by `settings.strategy`."""
+def split_interactions(
+    interactions: pd.DataFrame, settings: SplitSettings, keep_in_train: np.ndarray | None = None
+) -> SplitResult:
+    """Split `interactions` (user_id, movie_id, timestamp, ...) by `settings.strategy`; rows
+    where the boolean mask `keep_in_train` is true go to train and are not split."""
     strategies = {
         "global_time": _global_time,
         "leave_last_n": _leave_last_n,
         "stratified_random": _stratified_random,
     }
-    return strategies[settings.strategy](interactions, settings)
+    split = strategies[settings.strategy]
+    if keep_in_train is None or not keep_in_train.any():
+        return split(interactions, settings)
+    held = split(interactions[~keep_in_train], settings)
+    train = pd.concat([held.train, interactions[keep_in_train]], ignore_index=True)
+    return SplitResult(train=train, val=held.val, test=held.test)

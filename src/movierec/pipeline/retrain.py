@@ -3,7 +3,9 @@
 One run, under an exclusive lock (`retrain.lock_file`, an `flock` the kernel releases when
 the process dies, so a crashed run never blocks the next): the feedback events since the
 watermark are merged (`movierec.pipeline.data_merge`), the dataset is preprocessed with the
-merged feedback applied, features are rebuilt, and training runs with its paired gate moving
+merged feedback applied (its pairs always in the train part, never held out, so the
+challenger is fitted on them and is evaluated on the original held-out interactions),
+features are rebuilt, and training runs with its paired gate moving
 the `challenger` alias (never `production`) when the candidate passes, and that version is
 exported to `retrain.challenger_export_dir`, where serving answers a share of users with it
 (`serving.challenger_share`). Promotion is a
@@ -137,7 +139,12 @@ def retrain(settings: Settings, console: Console | None = None) -> RetrainStatus
             timed("merge", begin)
             begin = time.perf_counter()
             dataset = download_dataset(settings.data, quiet_if_present=True)
-            run_preprocess(settings.data, dataset, amend=lambda r: apply_feedback(r, feedback))
+            run_preprocess(
+                settings.data,
+                dataset,
+                amend=lambda r: apply_feedback(r, feedback),
+                keep_in_train=feedback,
+            )
             run_build_features(settings.data)
             timed("process", begin)
             begin = time.perf_counter()
