@@ -354,6 +354,10 @@ class RetrainSettings(Section):
     # The retrainer promotes the challenger by that rule on each check (withdraws it when
     # clearly worse); its last decision goes to `promotion_file`.
     auto_promote: bool = True
+    # While that challenger waits for its impressions (with auto_promote) the retrainer
+    # starts no new run (one would replace it), unless it has waited this long since its
+    # registration.
+    challenger_max_wait_s: float = Field(86400.0, ge=0)
     promotion_file: Path = Path("data/retrain/promotion.json")
     # Where a new challenger is exported for serving (serving.challenger_dir reads it).
     challenger_export_dir: Path = Path("models/challenger")

@@ -2,11 +2,14 @@
 
 One production model is trained for the module and registered again as version 2, the
 challenger; each test starts from production 1 and challenger 2 both exported, writes a
-request log with engagement per version, and lets the retrainer's check decide.
+request log with engagement per version, and lets the retrainer's check decide. The last
+tests feed events enough for a run: it waits for the challenger's impressions, then (past
+`retrain.challenger_max_wait_s`) runs `movierec retrain` as a child in the module's root.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +27,9 @@ from movierec.training.pipeline import run_pipeline
 from tests.conftest import settings_in
 from tests.e2e.test_pipeline_synthetic import SMALL_TRAINING
 from tests.monitoring.log_rows import Event, Row, write_feedback, write_log
+from tests.pipeline.feedback_table import write_events
 from tests.pipeline.test_retrain import aliases, version_tags
+from tests.servers import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 MIN_IMPRESSIONS = 50
@@ -148,3 +153,65 @@ def test_a_challenger_below_min_impressions_waits_and_health_says_so(served: Set
     assert read_bundle(served.training.export_dir).metadata.version == "1"
     assert read_bundle(served.retrain.challenger_export_dir).metadata.version == "2"
     assert not set(version_tags(served, "2")) & set(AUTOMATIC_TAGS)
+
+
+@pytest.fixture
+def eager(
+    served: Settings,
+    synthetic_mirror: tuple[Path, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    """`served` retraining on 5 new events; a run (`movierec retrain`, a child process in
+    the module's root with the module's settings) would replace the challenger."""
+    root = served.training.export_dir.parents[1]
+    mirror, checksums = synthetic_mirror
+    monkeypatch.chdir(root)
+    environment = {
+        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
+        "MOVIELENS_BASE_URL": str(mirror),
+        "MOVIEREC_DATA__CHECKSUMS": json.dumps({"ml-100k": checksums}),
+        "MOVIEREC_TRAINING__MODELS": json.dumps(SMALL_TRAINING["models"]),
+        "MOVIEREC_TRAINING__BOOTSTRAP_SAMPLES": "50",
+        "MOVIEREC_TRAINING__MLFLOW__TRACKING_URI": served.training.mlflow.tracking_uri,
+        "MOVIEREC_TRAINING__MLFLOW__ARTIFACT_LOCATION": str(root / "mlartifacts"),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    events = [(2_000_001, 1 + 4 * i, "rating", 5.0, time.time() + i) for i in range(5)]
+    write_events(served.serving.log_db, events)
+    retrain = served.retrain.model_copy(update={"min_new_events": 5})
+    return served.model_copy(update={"retrain": retrain})
+
+
+def test_a_challenger_collecting_impressions_holds_new_runs_back(eager: Settings) -> None:
+    log_engagement(eager, "1", answers=20, clicks=5)
+    log_engagement(eager, "2", answers=3, clicks=0)
+    scheduler = Scheduler(eager)
+    scheduler.check()
+    health = scheduler.health()
+    check = health["last_check"]
+    assert check["new_events"] >= 5 and check["retrain"] is False, check
+    assert check["waiting"].startswith(
+        "waiting for the challenger's impressions: 30 of 50 (version 2, "
+    ), check
+    assert check["waiting"].endswith(" s of retrain.challenger_max_wait_s=86400)")
+    assert health["challenger_max_wait_s"] == 86400
+    assert scheduler.exit_code is None and health["last_run"] is None
+    assert health["last_promotion"]["decision"] == "waiting"
+    assert aliases(eager) == {"production": "1", "challenger": "2"}
+
+
+def test_a_challenger_past_its_maximum_wait_may_be_replaced(eager: Settings) -> None:
+    log_engagement(eager, "2", answers=3, clicks=0)
+    retrain = eager.retrain.model_copy(update={"challenger_max_wait_s": 0.0})
+    scheduler = Scheduler(eager.model_copy(update={"retrain": retrain}))
+    before = time.time()
+    scheduler.check()
+    health = scheduler.health()
+    check = health["last_check"]
+    assert check["retrain"] is True and "waiting" not in check, check
+    assert check["replacing"].startswith("challenger version 2 has 30 of 50 impressions after ")
+    assert check["replacing"].endswith("retrain.challenger_max_wait_s=0: a new run may replace it")
+    run = health["last_run"]
+    assert scheduler.exit_code == 0 and run["started_at"] >= before, run
+    assert run["new_events"] >= 5 and run["result"] in {"challenger", "refused"}, run

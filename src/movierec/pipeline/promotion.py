@@ -14,7 +14,8 @@ replaced (`previous_production`), when (`moved_at`) and the online result
 `decide_challenger` is the same gate without a person (the retrainer runs it when
 `retrain.auto_promote`): a challenger whose online result is in and no worse is promoted, one
 clearly worse is withdrawn (tag `withdrawn_reason`) and the champion stays, and one with too
-few impressions waits.
+few impressions waits (the decision then says how many it has and since when it is
+registered, which the retrainer needs to hold new runs back).
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ class PromotionError(RuntimeError):
 class TooFewImpressionsError(PromotionError):
     """The challenger's online result is not in yet; `finding` says how far it is."""
 
-    def __init__(self, finding: str) -> None:
+    def __init__(self, finding: str, impressions: int) -> None:
         super().__init__(f"{finding}: let it serve longer, or --force")
         self.finding = finding
+        self.impressions = impressions
 
 
 class WorseOnlineError(PromotionError):
@@ -62,15 +64,18 @@ class WorseOnlineError(PromotionError):
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    """What `decide_challenger` did with challenger `version`, when and why."""
+    """What `decide_challenger` did with challenger `version`, when and why; a waiting one
+    also holds the challenger's `impressions` so far and its registration time `since`."""
 
     decision: Decision
     version: str
     reason: str
     time: float
+    impressions: int | None = None
+    since: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ def online_verdict(
     if ours is None or shown < min_impressions:
         raise TooFewImpressionsError(
             f"challenger version {challenger} has {shown} impressions online, fewer than "
-            f"retrain.min_impressions={min_impressions}"
+            f"retrain.min_impressions={min_impressions}",
+            shown,
         )
     theirs = by_version.get(champion or "")
     if theirs is None:
@@ -220,7 +226,10 @@ def decide_challenger(settings: Settings) -> PromotionDecision | None:
     try:
         online = _online(settings, client, challenger)
     except TooFewImpressionsError as exc:
-        return PromotionDecision("waiting", version, exc.finding, time.time())
+        since = challenger.creation_timestamp / 1000
+        return PromotionDecision(
+            "waiting", version, exc.finding, time.time(), exc.impressions, since
+        )
     except WorseOnlineError as exc:
         reason = f"{AUTOMATIC}: {exc.finding}"
         _drop_challenger(settings, client)

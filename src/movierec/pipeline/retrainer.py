@@ -6,9 +6,13 @@ than the merge watermark; when there are at least `retrain.min_new_events` it ru
 cannot take the service down, and the run's lock dies with it). Before that, with
 `retrain.auto_promote`, each check decides on the challenger by its online result
 (`movierec.pipeline.promotion.decide_challenger`: promote, withdraw or wait), under the same
-lock, and writes the decision to `retrain.promotion_file`. `GET /health` answers the
-schedule, the last check, the last run (`retrain.status_file`: result, error, version) and
-the last promotion decision (what, which version, when, why).
+lock, and writes the decision to `retrain.promotion_file`. While that decision is to wait
+for the challenger's impressions, no run starts (a run would replace the challenger, so
+steady feedback would keep every challenger from being promoted) until the challenger has
+waited `retrain.challenger_max_wait_s` since its registration. `GET /health` answers the
+schedule, the last check (with why it did not retrain, or that it replaces a challenger that
+waited too long), the last run (`retrain.status_file`: result, error, version) and the last
+promotion decision (what, which version, when, why).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from fastapi import FastAPI
 from movierec.config import Settings
 from movierec.endpoints import HEALTH
 from movierec.pipeline.data_merge import MergeError, count_new_events
-from movierec.pipeline.promotion import decide_challenger
+from movierec.pipeline.promotion import PromotionDecision, decide_challenger
 from movierec.pipeline.retrain import (
     RetrainBusyError,
     exclusive,
@@ -52,18 +56,18 @@ class Scheduler:
 
     def check(self) -> None:
         """Decide on the challenger (with `auto_promote`), then count the new events and
-        retrain when there are enough."""
+        retrain when there are enough and no challenger is still collecting impressions."""
         config = self.settings.retrain
-        if config.auto_promote:
-            self.decide()
+        decision = self.decide() if config.auto_promote else None
         try:
             pending = count_new_events(feedback_database(self.settings), config.feedback_dir)
         except MergeError as exc:
             self.last_check = {"time": time.time(), "new_events": None, "error": str(exc)}
             return
         due = pending >= config.min_new_events
-        self.last_check = {"time": time.time(), "new_events": pending, "retrain": due}
-        if not due:
+        checked: dict[str, Any] = {"time": time.time(), "new_events": pending, "retrain": due}
+        self.last_check = checked
+        if not due or self.held_back(decision, checked):
             return
         self.running = True
         try:
@@ -72,27 +76,52 @@ class Scheduler:
         finally:
             self.running = False
 
-    def decide(self) -> None:
-        """Promote, withdraw or keep the challenger and record the decision; a run holding
-        the lock defers it to the next check."""
+    def held_back(self, decision: PromotionDecision | None, checked: dict[str, Any]) -> bool:
+        """True when the challenger is still waiting for its impressions and has not waited
+        `challenger_max_wait_s` yet: a run would replace it. Either way `checked` (the last
+        check) says so."""
+        if decision is None or decision.decision != "waiting":
+            return False
+        config = self.settings.retrain
+        waited = time.time() - (decision.since or 0.0)
+        progress = f"{decision.impressions} of {config.min_impressions}"
+        limit = f"retrain.challenger_max_wait_s={config.challenger_max_wait_s:.0f}"
+        if waited < config.challenger_max_wait_s:
+            checked["retrain"] = False
+            checked["waiting"] = (
+                f"waiting for the challenger's impressions: {progress} "
+                f"(version {decision.version}, {waited:.0f} s of {limit})"
+            )
+            return True
+        checked["replacing"] = (
+            f"challenger version {decision.version} has {progress} impressions after "
+            f"{waited:.0f} s, longer than {limit}: a new run may replace it"
+        )
+        return False
+
+    def decide(self) -> PromotionDecision | None:
+        """Promote, withdraw or keep the challenger and record the decision (returned; None
+        without a challenger or a decision); a run holding the lock defers it to the next
+        check."""
         config = self.settings.retrain
         try:
             with exclusive(config.lock_file):
                 decision = decide_challenger(self.settings)
         except RetrainBusyError:
-            return
+            return None
         except Exception as exc:  # an unreachable store, a failed export: the next check retries
             log.exception("promotion decision failed")
             failed = {"decision": "failed", "version": None, "time": time.time()}
             write_status(
                 config.promotion_file, {**failed, "reason": f"{type(exc).__name__}: {exc}"}
             )
-            return
+            return None
         if decision is not None:
             log.warning(
                 "challenger %s %s: %s", decision.version, decision.decision, decision.reason
             )
             write_status(config.promotion_file, decision.to_dict())
+        return decision
 
     def loop(self) -> None:
         """Check now, then every `interval_s`, until `stop` is set."""
@@ -110,6 +139,7 @@ class Scheduler:
             "min_new_events": config.min_new_events,
             "auto_promote": config.auto_promote,
             "min_impressions": config.min_impressions,
+            "challenger_max_wait_s": config.challenger_max_wait_s,
             "running": self.running,
             "next_check_at": self.next_check_at,
             "last_check": self.last_check,
