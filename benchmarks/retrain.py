@@ -6,11 +6,14 @@ benchmarks/pipeline.py); 10,000 feedback events (ratings, clicks, watches, disli
 known and new users, ids minted as the API mints them) go into the store; `retrain` runs
 and is timed (target: under 60 s on 2 cores). Then `movierec serve --workers 2` serves
 version 1 while wrk drives /recommend at saturation; mid-run the retrained version is
-promoted by hand (alias moved and exported, whatever the gate said of it), and the time
-from the end of the export until every /health answer in a row reports the new version is
-measured. wrk's errors and non-2xx answers must
-be zero, and the request log must hold at least as many /recommend rows as wrk counted
-(wrk stops mid-flight, so the server may log a few it did not count).
+promoted by hand (alias moved and exported, whatever the gate said of it). The switch-over
+time runs from the end of the export (the production symlink's swap, its mtime) to the
+sending of the first of IN_A_ROW /health probes in a row (new connections) that all report
+the new version; serve.log must show both worker pids switching, and the switch must happen
+while wrk still runs. wrk's socket errors and non-2xx answers must be zero, and the request
+log must hold at least as many /recommend rows as wrk counted (wrk stops mid-flight, so the
+server may log a few it did not count). The machine's load average is recorded before the
+retrain, after it and at the promotion.
 Writes benchmarks/results/retrain.json.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -89,18 +93,38 @@ def health(url: str) -> dict[str, Any]:
     return answer
 
 
-def every_worker_on(url: str, version: str, timeout_s: float = 120.0) -> float:
-    """Seconds until IN_A_ROW /health answers in a row (new connections) report `version`."""
-    started, streak = time.monotonic(), 0
+def every_worker_on(url: str, version: str, timeout_s: float = 120.0) -> dict[str, Any]:
+    """Probe /health (a new connection each) until IN_A_ROW answers in a row report `version`.
+
+    Returns `since`, the wall-clock time at which the first probe of that final streak was
+    sent (from then on every answer was the new version), the probes sent and how many of
+    them answered another version.
+    """
+    started, streak, probes, other = time.monotonic(), 0, 0, 0
+    since = 0.0
     while streak < IN_A_ROW:
         if time.monotonic() - started > timeout_s:
             raise RuntimeError(f"workers not on version {version} after {timeout_s} s")
+        sent = time.time()
         try:
-            streak = streak + 1 if health(url)["model_version"] == version else 0
+            answer = health(url)["model_version"]
         except httpx.TransportError:  # the server is still starting
             streak = 0
             time.sleep(0.2)
-    return time.monotonic() - started
+            continue
+        probes += 1
+        if answer == version:
+            since = sent if streak == 0 else since
+            streak += 1
+        else:
+            streak, other = 0, other + 1
+    return {"since": since, "probes": probes, "other_version_answers": other}
+
+
+def switched_workers(serve_log: Path, version: str) -> list[int]:
+    """The worker pids that logged serving `version` (`ProductionWatcher.check`)."""
+    pattern = re.compile(rf"worker (\d+) now serves model {re.escape(version)} ")
+    return sorted({int(m.group(1)) for m in pattern.finditer(serve_log.read_text())})
 
 
 def switch_over(settings: Any, workdir: Path, duration_s: int, version: str) -> dict[str, Any]:
@@ -133,14 +157,22 @@ def switch_over(settings: Any, workdir: Path, duration_s: int, version: str) -> 
         )
         load.start()
         time.sleep(duration_s / 3)
+        load_average = [round(v, 2) for v in os.getloadavg()]
         started = time.perf_counter()
-        promote(settings, "benchmark: switch-over under load", version)
-        exported = time.perf_counter()
-        switched_s = every_worker_on(url, version)
+        move = promote(settings, "benchmark: switch-over under load", version)
+        promoted = time.perf_counter()
+        # the export ends when the production symlink is swapped (`os.replace` keeps the
+        # link's own mtime, set when it was made just before)
+        exported_at = os.lstat(settings.training.export_dir).st_mtime
+        if move.version != version:
+            raise RuntimeError(f"promotion moved to {move.version}, not {version}")
+        probes = every_worker_on(url, version)
+        under_load = load.is_alive()
         load.join()
     finally:
         server.terminate()
         server.wait(60)
+    switched = switched_workers(workdir / "serve.log", version)
     with sqlite3.connect(settings.serving.log_db) as conn:
         rows = dict(
             conn.execute(
@@ -152,13 +184,18 @@ def switch_over(settings: Any, workdir: Path, duration_s: int, version: str) -> 
     return {
         "workers": 2,
         "wrk": {"duration_s": duration_s, "connections": 32, "threads": 2, **result},
-        "promote_seconds": round(exported - started, 3),
-        "export_to_both_workers_seconds": round(switched_s, 3),
+        "load_average_1_5_15_at_promotion": load_average,
+        "promote_seconds": round(promoted - started, 3),
+        "export_to_both_workers_seconds": round(probes["since"] - exported_at, 3),
+        "health_probes": probes["probes"],
+        "health_answers_old_version_after_export": probes["other_version_answers"],
+        "workers_logged_switch": len(switched),
+        "switched_while_wrk_ran": under_load,
         "reload_poll_s": settings.serving.reload_poll_s,
         "log_rows_by_version": rows,
         "log_rows_minus_wrk_requests": logged - int(result["requests"]),
-        "zero_failed_requests": result["errors"] == 0,
-        "zero_lost_log_rows": logged >= result["requests"],
+        "zero_failed_requests": result["socket_errors"] == 0 and result["non_2xx"] == 0,
+        "zero_lost_log_rows": logged >= result["requests"] > 0,
     }
 
 
@@ -191,6 +228,7 @@ def run(mirror: str, workdir: Path, duration_s: int) -> dict[str, Any]:
     )
     pipeline = run_pipeline(settings)
     write_events(settings.serving.log_db, feedback_events(EVENTS))
+    before = [round(v, 2) for v in os.getloadavg()]
     status = retrain(settings)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -207,6 +245,7 @@ def run(mirror: str, workdir: Path, duration_s: int) -> dict[str, Any]:
             "winner": status.winner,
             "version": status.model_version,
             "gate": status.gate_reason,
+            "load_average_1_5_15_before": before,
             "load_average_1_5_15_after": [round(v, 2) for v in os.getloadavg()],
         },
         "switch_over": switch_over(settings, workdir, duration_s, str(status.model_version)),
@@ -230,7 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{switched['export_to_both_workers_seconds']:.2f} s after export, "
         f"{switched['wrk']['errors']} failed of {switched['wrk']['requests']} requests"
     )
-    ok = retrained["within_target"] and switched["zero_failed_requests"]
+    ok = (
+        retrained["within_target"]
+        and switched["zero_failed_requests"]
+        and switched["zero_lost_log_rows"]
+        and switched["workers_logged_switch"] == 2
+        and switched["switched_while_wrk_ran"]
+    )
     return 0 if ok else 1
 
 

@@ -129,6 +129,8 @@ def run_wrk(
         "requests": stats["requests"],
         "rps": stats["requests"] / (stats["duration_us"] / 1e6),
         "errors": stats["errors"] + stats["non_2xx"],  # a 202 is a 2xx
+        "socket_errors": stats["errors"],
+        "non_2xx": stats["non_2xx"],
         "client_p50_ms": stats["p50_us"] / 1000,
         "client_p95_ms": stats["p95_us"] / 1000,
         "client_p99_ms": stats["p99_us"] / 1000,
