@@ -26,8 +26,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 movierec \
     && useradd --system --uid 10001 --gid movierec --home-dir /app --shell /usr/sbin/nologin movierec
+# NUMBA_CACHE_DIR: the compiled kernels are cached where the user may write (/opt/venv is root's).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    NUMBA_CACHE_DIR=/app/.cache/numba \
     MOVIEREC_CONFIG_DIR=/app/configs \
     MOVIEREC_SERVING__HOST=0.0.0.0
 WORKDIR /app

@@ -69,6 +69,14 @@ def test_select_top_k_ranks_each_row_and_pads_the_ineligible(
         assert picked_scores.tolist() == row[expected].tolist() + [-np.inf] * padding
 
 
+def test_select_top_k_leaves_nan_out_and_keeps_float64_order() -> None:
+    scores = np.array([[np.nan, 0.3, np.nan, 0.3, 0.1], [1.0 + 1e-12, 1.0, 0.0, -np.inf, 2.0]])
+    indices, values = select_top_k(scores, 3)
+    assert indices.tolist() == [[1, 3, 4], [4, 0, 1]]  # in float32 the 1.0s would tie
+    assert values.dtype == np.float32
+    assert select_top_k(scores[:, :1], 3)[0].tolist() == [[-1, -1, -1], [0, -1, -1]]
+
+
 def test_select_top_k_refuses_k_below_one() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         select_top_k(np.zeros((1, 3)), 0)

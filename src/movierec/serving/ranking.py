@@ -2,8 +2,8 @@
 
 A ranking is best first with ties broken by the lower column, and an item scored -inf is not
 eligible. `best_k` ranks one score vector (`np.partition` finds the k-th largest value and a
-comparison keeps what reaches it); `top_k` ranks the candidates of a mask and
-`select_top_k` each row of a matrix, both through `best_k`. `ItemFilters` turns genre and
+comparison keeps what reaches it) and `top_k` the candidates of a mask through it;
+`select_top_k` ranks each row of a matrix with a compiled heap. `ItemFilters` turns genre and
 release-year filters into boolean masks over the item columns, built once per model.
 
 Usage:
@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from movierec.artifacts import ItemRecord
+from movierec.serving import kernels
 from movierec.serving.errors import Field, InvalidQueryError
 
 UNKNOWN_YEAR = -1
@@ -47,19 +48,17 @@ def top_k(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
 def select_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise top-k of a dense score matrix, best first: int64 columns, float32 scores.
 
-    Entries equal to -inf are ineligible: their slots (and any slots beyond the number of
-    columns) hold column -1 and score -inf. A loop over `best_k` by row: a partition per row
-    costs less than `np.argpartition` over the whole matrix, by 20x on 20,000 columns."""
+    Entries equal to -inf (or NaN) are ineligible: their slots (and any slots beyond the
+    number of columns) hold column -1 and score -inf. The compiled `kernels.rows_top_k`
+    keeps a k-long heap per row, without the GIL (2.3x `best_k` row by row on 400 x 59,047)."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    indices = np.full((scores.shape[0], k), -1, dtype=np.int64)
-    values = np.full((scores.shape[0], k), -np.inf, dtype=np.float32)
-    for row, row_scores in enumerate(scores):
-        best = best_k(row_scores, k)
-        best = best[row_scores[best] > -np.inf]
-        indices[row, : len(best)] = best
-        values[row, : len(best)] = row_scores[best]
-    return indices, values
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
+    indices = np.empty((scores.shape[0], k), dtype=np.int64)
+    values = np.empty((scores.shape[0], k), dtype=scores.dtype)
+    kernels.rows_top_k(np.ascontiguousarray(scores), indices, values)
+    return indices, values.astype(np.float32, copy=False)
 
 
 def exclude_interactions(scores: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
