@@ -1,9 +1,10 @@
 """How a fit may use the machine: threads, a bound on dense blocks, and a progress callback.
 
 Work over a large catalogue is done a block of rows at a time (`map_blocks`), so that no
-dense array is larger than the budget, and the blocks run on several threads: scipy's sparse
-products and numpy's array operations release the GIL, so threads share the work without
-copying the matrices.
+dense array is larger than the budget, and the blocks run on several threads: the compiled
+sparse products (`sparse_product`, not scipy's, which hold the GIL), the compiled top-k and
+numpy's array operations release the GIL, so threads share the work without copying the
+matrices.
 
 Usage:
     >>> options = FitOptions(threads=2, block_bytes=1 << 20)
