@@ -156,8 +156,9 @@ def served(directory: Path, workers: int, approximate: bool, seconds: int) -> di
         log_db = Path(tmp) / "requests.db"
         started = time.perf_counter()
         with running_api(directory, log_db, env=env, workers=workers, timeout=600) as url:
-            while httpx.get(f"{url}{HEALTH}", timeout=5).status_code != 200:
-                time.sleep(0.1)
+            with httpx.Client(timeout=5) as client:
+                while client.get(f"{url}{HEALTH}").status_code != 200:
+                    time.sleep(0.1)
             startup = time.perf_counter() - started
             memory = [resident_memory(pid) for pid in _process_tree(url)]
             since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -32,14 +32,19 @@ def wait_for_http(url: str, timeout: float = 30.0, process: subprocess.Popen | N
     """Wait until `url` answers any HTTP status; TimeoutError (or RuntimeError if `process`
     exits) otherwise."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
+    # One client for every try: `httpx.get` builds a TLS context each call (tens of ms of
+    # CPU), which on a 2-core machine slows the very start-up it waits for.
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(
+                    f"process exited with {process.returncode} before {url} answered"
+                )
+            try:
+                client.get(url)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 

@@ -11,7 +11,7 @@ A bundle is a directory (`models/production/`) holding:
 | user_mapping.json     | {"<user_id>": row}                                               |
 | item_mapping.json     | {"<movie_id>": column}                                           |
 | item_features.json    | [{movie_id, title, year, genres, url?}] in column order          |
-| user_items.npz        | scipy CSR (n_users, n_items): the interactions the model saw     |
+| user_items.npz        | scipy CSR (n_users, n_items), uncompressed: interactions seen    |
 | popularity.json       | [{movie_id, score}] for every item, most popular first           |
 | item_weights.npz      | scipy CSR (n_items, n_items), only for scorer "item_weights"     |
 | similar_items.npz     | `SimilarItems`: each item's most similar items, for /similar     |
@@ -29,9 +29,10 @@ Integrity: `read_bundle` resolves the directory once (a `production` symlink swa
 read cannot pair one release's files with another's) and checks every file against the
 manifest's size and SHA-256, so a file edited in place since export is refused. Files up to
 `copy_below_bytes` are read into memory and parsed from the bytes that were hashed, so a later
-edit or truncation of the file cannot reach the loaded model; larger dense arrays are
-memory-mapped (shared by worker processes) after their size and hash are checked. Values are
-bounded (`MAX_MAGNITUDE`) so that every score is a finite float32 that ranks.
+edit or truncation of the file cannot reach the loaded model; larger arrays, dense and sparse
+(`.npz` of CSR written uncompressed), are memory-mapped (shared by worker processes) after
+their size and hash are checked; a compressed `.npz` (an older export) is read into memory.
+Values are bounded (`MAX_MAGNITUDE`) so that every score is a finite float32 that ranks.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ import io
 import json
 import os
 import stat
+import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -222,7 +225,7 @@ class ArtifactBundle:
         write_json(directory / USER_MAPPING, {str(int(u)): i for i, u in enumerate(self.user_ids)})
         write_json(directory / ITEM_MAPPING, {str(int(m)): i for i, m in enumerate(self.item_ids)})
         write_json(directory / ITEM_FEATURES, [record.to_json() for record in self.items])
-        sp.save_npz(directory / USER_ITEMS, self.user_items.astype(np.float32).tocsr())
+        _save_csr(directory / USER_ITEMS, self.user_items)
         order = np.argsort(-self.popularity, kind="stable")
         write_json(
             directory / POPULARITY,
@@ -232,10 +235,18 @@ class ArtifactBundle:
             ],
         )
         if self.item_weights is not None:
-            sp.save_npz(directory / ITEM_WEIGHTS, self.item_weights.astype(np.float32).tocsr())
+            _save_csr(directory / ITEM_WEIGHTS, self.item_weights)
         self.similar_items.write(directory / SIMILAR_ITEMS)
         write_json(directory / MODEL_METADATA, self.metadata.model_dump())
         write_manifest(directory)
+
+
+def _save_csr(path: Path, matrix: sp.spmatrix) -> None:
+    """Save as float32 CSR with sorted indices, uncompressed: a reader can then map the
+    arrays where they lie in the file instead of inflating a private copy."""
+    csr = matrix.astype(np.float32).tocsr()
+    csr.sort_indices()
+    sp.save_npz(path, csr, compressed=False)
 
 
 class BundleError(Exception):
@@ -376,11 +387,76 @@ def _load_dense(files: _VerifiedFiles, name: str, shape: tuple[int, int]) -> np.
     return np.asarray(array)
 
 
+# The fixed part of a zip member's local header; its name and extra field follow, then the data.
+_ZIP_LOCAL_HEADER = 30
+_NPY_HEADERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _mapped_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of an uncompressed `.npz`, each a read-only map of the bytes where it lies
+    in the file; None when a member is compressed or not a plain `.npy` array."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                return None
+            # The member's data follows its local header, whose name and extra field lengths
+            # may differ from the central directory's.
+            raw.seek(info.header_offset)
+            local = raw.read(_ZIP_LOCAL_HEADER)
+            name_length, extra_length = struct.unpack("<2H", local[26:30])
+            raw.seek(info.header_offset + _ZIP_LOCAL_HEADER + name_length + extra_length)
+            header = _NPY_HEADERS.get(np.lib.format.read_magic(raw))
+            if header is None:
+                return None
+            shape, fortran, dtype = header(raw)
+            if dtype.hasobject:
+                return None
+            order: Literal["C", "F"] = "F" if fortran else "C"
+            array = (
+                np.memmap(path, dtype=dtype, mode="r", offset=raw.tell(), shape=shape, order=order)
+                if np.prod(shape) * dtype.itemsize
+                else np.zeros(shape, dtype=dtype, order=order)
+            )
+            arrays[info.filename.removesuffix(".npy")] = np.asarray(array)
+    return arrays
+
+
+def _mapped_csr(files: _VerifiedFiles, name: str) -> sp.csr_matrix | None:
+    """The CSR matrix of a large uncompressed `.npz` (as `_save_csr` writes), its arrays
+    mapped once the file matches the manifest; None for any other layout."""
+    if not files.is_large(name):
+        return None
+    arrays = _mapped_npz(files.check_in_place(name))
+    if arrays is None or set(arrays) - {"_is_array"} != {
+        "data",
+        "indices",
+        "indptr",
+        "format",
+        "shape",
+    }:
+        return None
+    if arrays["format"].item() not in ("csr", b"csr"):
+        return None
+    matrix = sp.csr_matrix(
+        (arrays["data"], arrays["indices"], arrays["indptr"]),
+        shape=tuple(int(size) for size in arrays["shape"]),
+    )
+    if not matrix.has_sorted_indices:
+        matrix = matrix.copy()  # the mapped pages are read-only; sorting needs its own copy
+    return matrix
+
+
 def _load_sparse(files: _VerifiedFiles, name: str, shape: tuple[int, int]) -> sp.csr_matrix:
     path = files.path(name)
     try:
-        matrix = sp.load_npz(io.BytesIO(files.read(name))).tocsr()
-    except (ValueError, KeyError, OSError) as exc:
+        matrix = _mapped_csr(files, name)
+        if matrix is None:
+            matrix = sp.load_npz(io.BytesIO(files.read(name))).tocsr()
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
         raise _fail(path, f"is not a readable scipy sparse .npz ({exc})") from exc
     if matrix.shape != shape:
         raise _fail(path, f"has shape {matrix.shape}, expected {shape}")

@@ -50,6 +50,43 @@ def test_dense_arrays_above_the_copy_threshold_are_memory_mapped(
     assert not model.item_embeddings.flags.writeable
 
 
+def is_mapped(array: np.ndarray) -> bool:
+    """Whether `array` views a memory map (shared pages) rather than a private copy."""
+    while array is not None and not isinstance(array, np.memmap):
+        array = array.base
+    return array is not None
+
+
+def test_sparse_matrices_above_the_copy_threshold_are_memory_mapped(
+    bundles: dict[str, Path],
+) -> None:
+    copied = load_bundle(bundles["item_weights"])
+    mapped = load_bundle(bundles["item_weights"], copy_below_bytes=0)
+    for name in ("user_items", "item_weights"):
+        matrix, private = getattr(mapped, name), getattr(copied, name)
+        assert is_mapped(matrix.indices) and is_mapped(matrix.data), name
+        assert not is_mapped(private.data) and not matrix.data.flags.writeable
+        assert matrix.has_sorted_indices and (matrix != private).nnz == 0, name
+
+
+def test_a_compressed_sparse_matrix_of_an_older_export_still_loads(bundle: Path) -> None:
+    expected = load_bundle(bundle).user_items
+    sp.save_npz(bundle / art.USER_ITEMS, sp.load_npz(bundle / art.USER_ITEMS), compressed=True)
+    art.write_manifest(bundle)
+    loaded = load_bundle(bundle, copy_below_bytes=0).user_items
+    assert not is_mapped(loaded.data) and (loaded != expected).nnz == 0
+
+
+def test_a_mapped_sparse_matrix_is_checked_as_a_copied_one(bundle: Path) -> None:
+    items = sp.load_npz(bundle / art.USER_ITEMS)
+    items.data[0] = np.inf
+    sp.save_npz(bundle / art.USER_ITEMS, items, compressed=False)
+    art.write_manifest(bundle)
+    with pytest.raises(BundleError, match="NaN or infinite") as error:
+        load_bundle(bundle, copy_below_bytes=0)
+    assert art.USER_ITEMS in str(error.value)
+
+
 def drop(name: str) -> Callable[[Path], None]:
     return lambda bundle: (bundle / name).unlink()
 

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Sequence
+from json.encoder import encode_basestring
 
 from fastapi import Response
 
@@ -23,18 +24,24 @@ from movierec.serving.engine import SimilarMovies
 compact_json = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
 
+def _movie_fields(item: ItemRecord) -> tuple[str, str, str, str]:
+    """The JSON values of a movie's id, title, year and genres, as `compact_json` writes them;
+    written directly, since one `json.dumps` call per movie (59k at ml-25m size, three times
+    over) took about half a second of every model load."""
+    year = "null" if item.year is None else str(int(item.year))
+    genres = ",".join([encode_basestring(genre) for genre in item.genres])
+    return str(int(item.movie_id)), encode_basestring(item.title), year, f"[{genres}]"
+
+
 class MovieJson:
     """Pre-encoded `Movie` objects: the JSON before and after the score, one pair per column."""
 
     def __init__(self, items: Sequence[ItemRecord]) -> None:
+        fields = list(map(_movie_fields, items))
         self.heads = [
-            compact_json({"movie_id": item.movie_id, "title": item.title})[:-1] + ',"score":'
-            for item in items
+            f'{{"movie_id":{movie},"title":{title},"score":' for movie, title, _, _ in fields
         ]
-        self.tails = [
-            "," + compact_json({"year": item.year, "genres": list(item.genres)})[1:]
-            for item in items
-        ]
+        self.tails = [f',"year":{year},"genres":{genres}}}' for _, _, year, genres in fields]
 
     def array(self, columns: list[int], scores: list[str], extras: list[str] | None = None) -> str:
         """The JSON array of the movies in `columns` with their `scores` (JSON numbers, see
@@ -55,16 +62,12 @@ class CatalogueJson:
 
     def __init__(self, items: Sequence[ItemRecord]) -> None:
         self.entries = [
-            compact_json(
-                {
-                    "movie_id": item.movie_id,
-                    "title": item.title,
-                    "year": item.year,
-                    "genres": list(item.genres),
-                    "url": item.url,
-                }
+            f'{{"movie_id":{movie},"title":{title},"year":{year},"genres":{genres},"url":{url}}}'
+            for (movie, title, year, genres), url in zip(
+                map(_movie_fields, items),
+                ["null" if item.url is None else encode_basestring(item.url) for item in items],
+                strict=True,
             )
-            for item in items
         ]
         self.total = len(self.entries)
         self.full = self._page(0, None)

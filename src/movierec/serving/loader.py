@@ -5,8 +5,8 @@ checks export runs before it switches production) and raises `BundleError` namin
 and the command that rebuilds the bundle. It resolves the `production` symlink once and reads
 every file of that one release, checked against the release's manifest. Files up to
 `copy_below_bytes` are copied into memory (an edit or truncation of a released file cannot
-reach the served model); larger dense arrays are memory-mapped so that several worker
-processes share the same pages.
+reach the served model); larger arrays, dense and sparse, are memory-mapped so that several
+worker processes share the same pages.
 """
 
 from __future__ import annotations
