@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,6 @@ class Loop:
     promotion: dict[str, Any]
     promoted_on_both_s: float
     champion_bundle: Path
-    promoted_bundle: Path
     before_after: tuple[np.ndarray, np.ndarray]
 
 
@@ -392,23 +392,23 @@ def loop(system: System) -> Loop:
         seen_alias = aliases(system).get("challenger")
     else:
         seen_alias = None
-    follow_up_from = last_rowid(root)
+    follow_up_from, follow_up_at = last_rowid(root), time.time()
     promotion: dict[str, Any] = {}
-    for seed in range(2, 6):
+    for seed in range(2, 6):  # more follow-up traffic while the challenger waits for it
         if challenger is None:
             break
         simulate(system, heldout, FOLLOW_UP_REQUESTS, dislike_share=0.0, seed=seed)
+        sent_at = time.time()
         promotion = wait_until(
             "the retrainer decided on the challenger",
-            lambda: _decided(system, str(challenger)),
-            timeout_s=20,
+            partial(_decided_since, system, str(challenger), sent_at),
+            timeout_s=30,
         )
         if promotion["decision"] != "waiting":
             break
-    promoted_at = float(promotion.get("time", time.time()))
-    both_s = both_workers(
-        system.api, serves(str(challenger), promoted_at - 30), "model_loaded_at", timeout_s=30
-    )
+    both_s = float("nan")
+    if promotion.get("decision") == "promoted":
+        both_s = both_workers(system.api, serves(str(challenger), follow_up_at), "model_loaded_at")
     rows = logged_recommendations(root, follow_up_from)
     after = taste((root / "models/production").resolve(), fed)
     return Loop(
@@ -421,16 +421,14 @@ def loop(system: System) -> Loop:
         promotion=promotion,
         promoted_on_both_s=both_s,
         champion_bundle=champion_bundle,
-        promoted_bundle=(root / "models/production").resolve(),
         before_after=(taste(champion_bundle, fed), after),
     )
 
 
-def _decided(system: System, version: str) -> dict[str, Any] | None:
-    """The retrainer's last decision on challenger `version`, once it is not waiting for
-    impressions that have arrived."""
+def _decided_since(system: System, version: str, since: float) -> dict[str, Any] | None:
+    """The retrainer's last decision on challenger `version`, if taken after `since`."""
     decision: dict[str, Any] | None = system.retrainer_health()["last_promotion"]
-    if decision is None or decision["version"] != version:
+    if decision is None or decision["version"] != version or decision["time"] <= since:
         return None
     return decision
 
