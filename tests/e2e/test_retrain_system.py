@@ -221,10 +221,10 @@ class Traffic:
         self._thread.join()
 
 
-def fed_users(root: Path) -> pd.DataFrame:
+def fed_users(root: Path, known: set[int]) -> pd.DataFrame:
     """The new taste as a held-out file would hold it: the FED_USERS biggest FANS fans among
-    the users with 20 to 60 ratings "watched" and rated 5 every NEW_TASTE movie they had not
-    rated."""
+    the `known` users with 20 to 60 ratings "watched" and rated 5 every NEW_TASTE movie they
+    had not rated."""
     raw = root / "data/raw/ml-100k"
     items = pd.read_csv(raw / "u.item", sep="|", header=None, encoding="latin-1")
     genres = pd.DataFrame(items.iloc[:, 5:24].to_numpy(), columns=GENRES, index=items[0])
@@ -233,7 +233,8 @@ def fed_users(root: Path) -> pd.DataFrame:
     )
     joined = ratings.join(genres, on="movie_id")
     counts = joined.groupby("user_id").size()
-    fan_share = joined.groupby("user_id")[FANS].mean()[(counts >= 20) & (counts <= 60)]
+    chosen = (counts >= 20) & (counts <= 60) & counts.index.isin(list(known))
+    fan_share = joined.groupby("user_id")[FANS].mean()[chosen]
     users = fan_share.sort_values(ascending=False, kind="stable").index[:FED_USERS]
     movies = genres.index[genres[NEW_TASTE] == 1]
     pairs = pd.MultiIndex.from_product([users, movies], names=["user_id", "movie_id"])
@@ -368,11 +369,12 @@ def loop(system: System) -> Loop:
     """The loop once: burst of feedback, automatic challenger, follow-up traffic, automatic
     promotion (module docstring)."""
     root = system.root
-    fed = fed_users(root)
-    heldout = root / "fed.parquet"
-    fed.to_parquet(heldout)
     champion_bundle = root / "champion-bundle"
     shutil.copytree((root / "models/production").resolve(), champion_bundle)
+    known = {int(user) for user in json.loads((champion_bundle / USER_MAPPING).read_text())}
+    fed = fed_users(root, known)
+    heldout = root / "fed.parquet"
+    fed.to_parquet(heldout)
 
     burst = simulate(system, heldout, BURST_REQUESTS, dislike_share=1.0, seed=1)
     run = wait_until(
@@ -397,11 +399,11 @@ def loop(system: System) -> Loop:
     for seed in range(2, 6):  # more follow-up traffic while the challenger waits for it
         if challenger is None:
             break
+        started = time.time()
         simulate(system, heldout, FOLLOW_UP_REQUESTS, dislike_share=0.0, seed=seed)
-        sent_at = time.time()
         promotion = wait_until(
             "the retrainer decided on the challenger",
-            partial(_decided_since, system, str(challenger), sent_at),
+            partial(_decision, system, str(challenger), started, time.time()),
             timeout_s=30,
         )
         if promotion["decision"] != "waiting":
@@ -425,10 +427,14 @@ def loop(system: System) -> Loop:
     )
 
 
-def _decided_since(system: System, version: str, since: float) -> dict[str, Any] | None:
-    """The retrainer's last decision on challenger `version`, if taken after `since`."""
+def _decision(system: System, version: str, started: float, ended: float) -> dict[str, Any] | None:
+    """The retrainer's last decision on challenger `version` about the traffic sent from
+    `started` to `ended`: a promotion or withdrawal since it started, or a wait decided
+    after it ended (one decided earlier had not seen all of it)."""
     decision: dict[str, Any] | None = system.retrainer_health()["last_promotion"]
-    if decision is None or decision["version"] != version or decision["time"] <= since:
+    if decision is None or decision["version"] != version or decision["time"] <= started:
+        return None
+    if decision["decision"] == "waiting" and decision["time"] <= ended:
         return None
     return decision
 
