@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,19 +33,20 @@ from movierec.system import (
 )
 from tests.bundles import build_synthetic_bundle
 from tests.conftest import settings_in
-from tests.processes import alive_in_group, carrying, children, requires_proc
+from tests.processes import (
+    SERVICE_PORTS,
+    alive_in_group,
+    carrying,
+    children,
+    movierec_up,
+    port_open,
+    requires_proc,
+)
 from tests.servers import REPO_ROOT, free_port
 
 if TYPE_CHECKING:
     from movierec.training.pipeline import PipelineReport
 
-SERVICE_PORTS = {
-    "MOVIEREC_SERVING__PORT": "API",
-    "MOVIEREC_FRONTEND__PORT": "Frontend",
-    "MOVIEREC_MONITORING__DASHBOARD_PORT": "Dashboard",
-    "MOVIEREC_TRAINING__MLFLOW__UI_PORT": "MLflow UI",
-    "MOVIEREC_RETRAIN__PORT": "Retrainer",
-}
 RUN_MARKER = "UP_TEST_RUN"
 
 
@@ -308,11 +308,6 @@ def test_a_stop_that_lands_inside_exec_of_a_string_still_exits_cleanly() -> None
 # --- the real `movierec up` -------------------------------------------------------------
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture
 def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """The environment of a `movierec up` run in `tmp_path`, over a synthetic bundle. Every
@@ -334,26 +329,6 @@ def up_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         os.kill(pid, signal.SIGKILL)
 
 
-@contextmanager
-def movierec_up(tmp_path: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """`movierec up` in `tmp_path`, output to `tmp_path/up.log`; killed if still running."""
-    with (tmp_path / "up.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "movierec.cli", "up"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def _groups_seen(process: subprocess.Popen[bytes], count: int, timeout_s: float) -> set[int]:
     """The process groups of `process`'s children, once `count` of them were seen (or it ended).
 
@@ -372,7 +347,7 @@ def _assert_nothing_left(tmp_path: Path, groups: set[int], ports: list[int]) -> 
     survivors = {group: alive for group in groups if (alive := alive_in_group(group))}
     assert survivors == {}
     assert carrying(RUN_MARKER, str(tmp_path)) == []
-    assert [port for port in ports if _port_open(port)] == []
+    assert [port for port in ports if port_open(port)] == []
 
 
 @requires_proc

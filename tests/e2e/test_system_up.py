@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,17 +20,12 @@ import httpx
 import pytest
 
 from tests.conftest import real_mirror, requires_ml100k
-from tests.processes import busy_cpus, carrying, requires_proc
+from tests.processes import busy_cpus, carrying, port_open, requires_proc, wait_for_output
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500), requires_ml100k]
 
 RUN_MARKER = "UP_TEST_RUN"
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
@@ -68,21 +62,6 @@ def system(clean_clone: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[st
                 os.kill(pid, signal.SIGKILL)
 
 
-def _wait_for(
-    pattern: str, process: subprocess.Popen[bytes], output: Path, timeout_s: float
-) -> str:
-    """The output of `make up` once it holds `pattern` (a regular expression)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = output.read_text(errors="replace")
-        if re.search(pattern, text):
-            return text
-        if process.poll() is not None:
-            pytest.fail(f"`make up` exited early ({process.returncode}):\n{text}")
-        time.sleep(1)
-    pytest.fail(f"`make up` did not print {pattern!r} in {timeout_s} s:\n{output.read_text()}")
-
-
 def _assert_training_summary(text: str, metrics_path: Path) -> None:
     """The summary line names the winner and its test score beside popularity's, as recorded."""
     found = re.search(
@@ -104,11 +83,11 @@ def test_make_up_on_busy_cpus_trains_serves_and_stops_cleanly(
 ) -> None:
     process, ports, output = system
     started = time.monotonic()
-    _wait_for("movie-recommender is up", process, output, timeout_s=1200)
+    wait_for_output("movie-recommender is up", process, output, timeout_s=1200)
     up_s = time.monotonic() - started
     # The MLflow UI may still be starting then; it has system.mlflow_ui_timeout_s (180 s).
     mlflow_line = rf"MLflow UI +http://127\.0\.0\.1:{ports['mlflow']} +up in \d+ s"
-    text = _wait_for(mlflow_line, process, output, timeout_s=240)
+    text = wait_for_output(mlflow_line, process, output, timeout_s=240)
     print(f"`make up` said it was up after {up_s:.0f} s on busy CPUs")
     print("\n".join(line for line in text.splitlines() if " up in " in line or "is up" in line))
     assert "running the offline pipeline" in text
@@ -143,4 +122,4 @@ def test_make_up_on_busy_cpus_trains_serves_and_stops_cleanly(
         time.sleep(0.5)
     assert "All services stopped." in output.read_text()
     assert carrying(RUN_MARKER, str(clean_clone)) == []
-    assert not any(_port_open(port) for port in ports.values())
+    assert not any(port_open(port) for port in ports.values())

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from movierec.cli import app
 from movierec.config import SimulatorSettings, Thresholds, get_settings
+from movierec.monitoring.bundle_info import known_ids, movie_ids
 from movierec.monitoring.engagement import compute_engagement
 from movierec.monitoring.kpis import compute_kpis
 from movierec.monitoring.replay_eval import replay_evaluate
@@ -223,3 +224,34 @@ def test_simulate_command_against_a_real_api(
     assert 15 <= rows <= 20  # users drawn from the bundle: there is no test split
     assert f"{rows} served (200), 0 failed" in result.output
     assert "no test split: users drawn from the bundle's user mapping" in result.output
+
+
+@pytest.mark.e2e
+def test_simulate_draws_the_users_of_a_given_heldout_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir = build_synthetic_bundle(tmp_path / "production")
+    log_db = tmp_path / "requests.db"
+    users = [int(user) for user in known_ids(model_dir)[:2]]
+    movies = [int(movie) for movie in movie_ids(model_dir)]
+    heldout = tmp_path / "heldout.parquet"
+    rows = [(user, movie, 5.0) for user in users for movie in movies]
+    pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"]).to_parquet(heldout)
+    monkeypatch.setenv("MOVIEREC_SERVING__MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("MOVIEREC_MONITORING__SIMULATOR__UNKNOWN_USER_SHARE", "0")
+    get_settings.cache_clear()
+    try:
+        with running_api(model_dir, log_db) as url:
+            command = ["simulate", "--api-url", url, "--rate", "20", "--duration", "1"]
+            result = CliRunner().invoke(app, [*command, "--heldout", str(heldout)])
+            missing = CliRunner().invoke(app, [*command, "--heldout", str(tmp_path / "no")])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "held-out users: 2 of 2 are known to the model" in result.output
+    with sqlite3.connect(log_db) as conn:
+        logged = conn.execute(
+            "SELECT DISTINCT user_id FROM request_logs WHERE endpoint = '/recommend'"
+        ).fetchall()
+    assert {user for (user,) in logged} == set(users)
+    assert missing.exit_code == 1 and "no held-out file" in missing.output

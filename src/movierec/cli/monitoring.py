@@ -183,6 +183,11 @@ def simulate(
     ),
     allow_remote: bool = typer.Option(False, help="Allow a non-loopback API address."),
     seed: int = typer.Option(0, help="Seed of the request mix."),
+    heldout: Path | None = typer.Option(
+        None,
+        help="Whom to replay and what they watch: a Parquet file of user_id, movie_id and "
+        "rating (default: <data.processed_dir>/test.parquet, the held-out split).",
+    ),
 ) -> None:
     """Replay held-out users (plus unknown ids, /similar and /popular) against the API."""
     from rich.console import Console
@@ -202,10 +207,13 @@ def simulate(
         mix = settings.monitoring.simulator
         url = api_url or settings.frontend.api_url
         check_loopback(url, allow_remote)  # before reading any data
+        if heldout is not None and not heldout.is_file():
+            raise SimulationError(f"no held-out file {heldout}")
         report = simulate(
             url,
             traffic_sources(
-                settings.data.processed_dir / PART_FILES["test"], settings.serving.model_dir
+                heldout or settings.data.processed_dir / PART_FILES["test"],
+                settings.serving.model_dir,
             ),
             rate or mix.rate,
             duration or mix.duration_s,
