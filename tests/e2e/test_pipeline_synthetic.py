@@ -112,7 +112,10 @@ def test_pipeline_registers_gates_and_exports_every_artifact(
         > popularity["validation"]["metrics"]["ndcg@10"]["mean"]
     )
 
-    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.training.mlflow.tracking_uri,
+        registry_uri=settings.training.mlflow.tracking_uri,
+    )
     run = client.get_run(report.training.run_id)
     assert run.data.tags[tracking.TAG_FINGERPRINT] == metadata.data_fingerprint
     assert run.data.tags["git_commit"]
@@ -190,7 +193,10 @@ def test_gate_refuses_models_worse_than_production_or_popularity(
     assert "does not beat popularity" in refused.gate.reason
 
     assert production(settings) == "1"
-    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.training.mlflow.tracking_uri,
+        registry_uri=settings.training.mlflow.tracking_uri,
+    )
     version = client.get_model_version(settings.training.mlflow.registered_model_name, "2")
     assert version.tags[tracking.TAG_GATE] == "refused"
     assert version.tags[tracking.TAG_GATE_REASON] == report.gate.reason

@@ -284,7 +284,10 @@ def aliases(system: System) -> dict[str, str]:
     """Every alias of the registered model and the version it names."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=system.env["MOVIEREC_TRAINING__MLFLOW__TRACKING_URI"])
+    client = MlflowClient(
+        tracking_uri=system.env["MOVIEREC_TRAINING__MLFLOW__TRACKING_URI"],
+        registry_uri=system.env["MOVIEREC_TRAINING__MLFLOW__TRACKING_URI"],
+    )
     model = client.get_registered_model("movie-recommender")
     return {alias: str(version) for alias, version in model.aliases.items()}
 

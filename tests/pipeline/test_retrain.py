@@ -39,13 +39,19 @@ FED_MOVIES = {1 + 4 * i for i in range(8)} | {41}  # all of taste group 0 (ids 1
 
 
 def aliases(settings: Settings) -> dict[str, str]:
-    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.training.mlflow.tracking_uri,
+        registry_uri=settings.training.mlflow.tracking_uri,
+    )
     model = client.get_registered_model(settings.training.mlflow.registered_model_name)
     return {alias: str(version) for alias, version in model.aliases.items()}
 
 
 def version_tags(settings: Settings, version: str) -> dict[str, str]:
-    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.training.mlflow.tracking_uri,
+        registry_uri=settings.training.mlflow.tracking_uri,
+    )
     name = settings.training.mlflow.registered_model_name
     return dict(client.get_model_version(name, version).tags)
 

@@ -184,6 +184,9 @@ def test_training_on_spark_writes_the_bundle_serving_loads(
     bundle = read_bundle(export_production(settings))
     assert bundle.metadata.model_kind == "als" and bundle.metadata.embedding_dim == 8
     assert bundle.metadata.hyperparameters == report.candidates["als"].params
-    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.training.mlflow.tracking_uri,
+        registry_uri=settings.training.mlflow.tracking_uri,
+    )
     assert client.get_run(report.run_id).data.tags["training_engine"] == "spark"
     assert not spark.sparkContext._jsc.sc().isStopped()  # the active session is left running

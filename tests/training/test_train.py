@@ -55,7 +55,10 @@ def settings_for(root: Path, processed: Path, **training: object) -> Settings:
 
 def candidate_runs(settings: Settings) -> dict[str, list[Run]]:
     """The candidate runs of the experiment by kind, newest first."""
-    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.training.mlflow.tracking_uri,
+        registry_uri=settings.training.mlflow.tracking_uri,
+    )
     experiment = client.get_experiment_by_name(settings.training.mlflow.experiment_name)
     runs = client.search_runs(
         [experiment.experiment_id], "tags.candidate_key != ''", order_by=["start_time DESC"]
@@ -81,7 +84,10 @@ def test_a_catalogue_above_ease_limit_trains_the_others_without_fitting_ease(
     assert set(report.candidates) == {"popularity", "als"} and report.winner == "als"
     assert len(report.warnings) == 1
     assert report.warnings[0].startswith("skipping ease: EASE needs a dense 90 x 90 Gram matrix")
-    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.training.mlflow.tracking_uri,
+        registry_uri=settings.training.mlflow.tracking_uri,
+    )
     tags = client.get_run(report.run_id).data.tags
     assert tags["skipped_candidates"] == report.warnings[0]
     assert set(candidate_runs(settings)) == {"popularity", "als"}
@@ -108,7 +114,10 @@ def test_a_failing_candidate_keeps_the_finished_ones_and_resume_trains_only_the_
     assert first.warnings == [
         "ease failed and is left out: MemoryError: Unable to allocate the Gram matrix"
     ]
-    client = MlflowClient(tracking_uri=settings.training.mlflow.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=settings.training.mlflow.tracking_uri,
+        registry_uri=settings.training.mlflow.tracking_uri,
+    )
     assert (
         client.get_run(first.run_id).data.tags["failed_candidates"].startswith("ease: MemoryError")
     )
