@@ -9,9 +9,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import cycle
 from pathlib import Path
 from typing import BinaryIO
 
@@ -158,3 +161,39 @@ def post_to_starting_workers(url: str, body: dict, attempts: int = 3) -> httpx.R
                 raise
             time.sleep(0.5)
     raise AssertionError("attempts must be at least 1")
+
+
+class Traffic:
+    """Requests /recommend for `users` in turn, on a new connection each time, until stopped;
+    keeps every status, version answered and transport error."""
+
+    def __init__(self, url: str, users: Iterable[int]) -> None:
+        self.url = url
+        self.users = list(users)
+        self.statuses: Counter[int] = Counter()
+        self.versions: set[str] = set()
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        users = cycle(self.users)
+        while not self._stop.is_set():
+            try:
+                answer = httpx.post(
+                    f"{self.url}/recommend", json={"user_id": next(users), "k": 5}, timeout=10
+                )
+            except httpx.HTTPError as exc:
+                self.errors.append(repr(exc))
+                continue
+            self.statuses[answer.status_code] += 1
+            if answer.status_code == 200:
+                self.versions.add(answer.json()["model_version"])
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

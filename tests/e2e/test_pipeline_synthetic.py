@@ -6,6 +6,7 @@ directory, all under tmp_path.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -34,6 +35,7 @@ from movierec.training.export import ExportError, export_production
 from movierec.training.pipeline import STAGES, run_pipeline
 from movierec.training.train import train
 from tests.conftest import settings_in
+from tests.servers import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +58,21 @@ SMALL_TRAINING = {
         ease={"embedding_dim": 8, "search": {"l2": [10.0, 100.0]}},
     ),
 }
+
+
+def small_training_environment(
+    root: Path, mirror: Path, checksums: dict[str, str]
+) -> dict[str, str]:
+    """What makes a `movierec` child process working in `root` train on the synthetic
+    `mirror` as `SMALL_TRAINING` says, as `settings_in` does in the test's own process."""
+    return {
+        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
+        "MOVIELENS_BASE_URL": str(mirror),
+        "MOVIEREC_DATA__CHECKSUMS": json.dumps({"ml-100k": checksums}),
+        "MOVIEREC_TRAINING__MODELS": json.dumps(SMALL_TRAINING["models"]),
+        "MOVIEREC_TRAINING__BOOTSTRAP_SAMPLES": "50",
+        "MOVIEREC_TRAINING__MLFLOW__ARTIFACT_LOCATION": str(root / "mlartifacts"),
+    }
 
 
 def small_settings(root: Path, mirror: tuple[Path, dict[str, str]], **training: object) -> Settings:

@@ -24,7 +24,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -55,7 +54,7 @@ from tests.processes import (
     requires_proc,
     wait_for_output,
 )
-from tests.servers import REPO_ROOT, free_port
+from tests.servers import REPO_ROOT, Traffic, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900), requires_ml100k]
 
@@ -184,41 +183,6 @@ def wait_until(
             return value
         time.sleep(every_s)
     pytest.fail(f"{what}: not within {timeout_s} s")
-
-
-class Traffic:
-    """Requests /recommend on a new connection each time until stopped; keeps every outcome."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.statuses: Counter[int] = Counter()
-        self.versions: set[str] = set()
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        user = 0
-        while not self._stop.is_set():
-            user = user % 943 + 1
-            try:
-                answer = httpx.post(
-                    f"{self.url}/recommend", json={"user_id": user, "k": 5}, timeout=10
-                )
-            except httpx.HTTPError as exc:
-                self.errors.append(repr(exc))
-                continue
-            self.statuses[answer.status_code] += 1
-            if answer.status_code == 200:
-                self.versions.add(answer.json()["model_version"])
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def fed_users(root: Path, known: set[int]) -> pd.DataFrame:
@@ -547,7 +511,7 @@ def test_a_corrupt_release_is_refused_by_both_workers_under_traffic(system: Syst
     shutil.copytree(current, corrupt)
     embeddings = np.load(corrupt / USER_EMBEDDINGS)
     np.save(corrupt / USER_EMBEDDINGS, embeddings[:-1])  # one user row short
-    with Traffic(system.api) as traffic:
+    with Traffic(system.api, users=range(1, 944)) as traffic:
         time.sleep(0.5)
         before = time.time()
         switch_production(corrupt, production)

@@ -11,13 +11,11 @@ worker" is checked as "every one of many answers in a row".
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,9 +28,9 @@ from movierec.serving.routing import serves_challenger
 from movierec.training.export import RELEASES_DIR
 from movierec.training.pipeline import run_pipeline
 from tests.conftest import settings_in
-from tests.e2e.test_pipeline_synthetic import SMALL_TRAINING
+from tests.e2e.test_pipeline_synthetic import SMALL_TRAINING, small_training_environment
 from tests.pipeline.feedback_table import write_events
-from tests.servers import REPO_ROOT, free_port, running_process
+from tests.servers import Traffic, free_port, running_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 TOKEN = "reload-token"
@@ -40,37 +38,6 @@ POLL_S = 0.5
 SHARE = 0.5
 USERS = range(1, 41)
 IN_A_ROW = 24
-
-
-class Traffic:
-    """Requests /recommend on a new connection each time until stopped; keeps every status."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.statuses, self.versions = url, [], set()  # type: ignore[var-annotated]
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                answer = httpx.post(
-                    f"{self.url}/recommend", json={"user_id": 5, "k": 5}, timeout=10
-                )
-            except httpx.HTTPError as exc:
-                self.errors.append(repr(exc))
-                continue
-            self.statuses.append(answer.status_code)
-            if answer.status_code == 200:
-                self.versions.add(answer.json()["model_version"])
-
-    def __enter__(self) -> Traffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def every_worker(url: str, holds: Callable[[dict], bool], timeout_s: float = 20.0) -> float:
@@ -144,12 +111,7 @@ def trained(
     settings = settings_in(root, mirror, checksums, training=SMALL_TRAINING)
     run_pipeline(settings)
     env = {
-        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
-        "MOVIELENS_BASE_URL": str(mirror),
-        "MOVIEREC_DATA__CHECKSUMS": json.dumps({"ml-100k": checksums}),
-        "MOVIEREC_TRAINING__MODELS": json.dumps(SMALL_TRAINING["models"]),
-        "MOVIEREC_TRAINING__BOOTSTRAP_SAMPLES": "50",
-        "MOVIEREC_TRAINING__MLFLOW__ARTIFACT_LOCATION": str(root / "mlartifacts"),
+        **small_training_environment(root, mirror, checksums),
         "MOVIEREC_ADMIN_TOKEN": TOKEN,
         "MOVIEREC_SERVING__RELOAD_POLL_S": str(POLL_S),
         "MOVIEREC_SERVING__CHALLENGER_SHARE": str(SHARE),
@@ -189,7 +151,7 @@ def test_retrain_and_promote_by_hand_reach_both_workers(
     root = settings.training.export_dir.parents[1]
     events = [(1_000_001, 1 + 4 * i, "rating", 5.0, 2e9 + i) for i in range(8)]
     write_events(settings.serving.log_db, events)
-    with Traffic(url) as traffic:
+    with Traffic(url, users=[5]) as traffic:
         said = movierec(root, env, "retrain")
         assert "version 2" in said and "is challenger" in said, said
         assert health(url)["model_version"] == "1"  # a challenger is not production

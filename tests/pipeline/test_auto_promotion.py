@@ -9,7 +9,6 @@ tests feed events enough for a run: it waits for the challenger's impressions, t
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,11 +24,10 @@ from movierec.training import registry
 from movierec.training.export import export_alias, export_production
 from movierec.training.pipeline import run_pipeline
 from tests.conftest import settings_in
-from tests.e2e.test_pipeline_synthetic import SMALL_TRAINING
+from tests.e2e.test_pipeline_synthetic import SMALL_TRAINING, small_training_environment
 from tests.monitoring.log_rows import Event, Row, write_feedback, write_log
 from tests.pipeline.feedback_table import write_events
 from tests.pipeline.test_retrain import aliases, version_tags
-from tests.servers import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 MIN_IMPRESSIONS = 50
@@ -167,13 +165,8 @@ def eager(
     mirror, checksums = synthetic_mirror
     monkeypatch.chdir(root)
     environment = {
-        "MOVIEREC_CONFIG_DIR": str(REPO_ROOT / "configs"),
-        "MOVIELENS_BASE_URL": str(mirror),
-        "MOVIEREC_DATA__CHECKSUMS": json.dumps({"ml-100k": checksums}),
-        "MOVIEREC_TRAINING__MODELS": json.dumps(SMALL_TRAINING["models"]),
-        "MOVIEREC_TRAINING__BOOTSTRAP_SAMPLES": "50",
+        **small_training_environment(root, mirror, checksums),
         "MOVIEREC_TRAINING__MLFLOW__TRACKING_URI": served.training.mlflow.tracking_uri,
-        "MOVIEREC_TRAINING__MLFLOW__ARTIFACT_LOCATION": str(root / "mlartifacts"),
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
